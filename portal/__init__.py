@@ -1,0 +1,59 @@
+"""LLM Training Portal: the application factory."""
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from portal.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` overrides settings (tests pass PORTAL_* names or Flask keys).
+
+    Starts no thread: the supervisor runs from its own command or from gunicorn's hooks.
+    """
+    config = dict(config or {})
+    env_overrides = {k: str(v) for k, v in config.items() if k.startswith(("PORTAL_", "TRAINING_"))}
+    settings = load_settings({**os.environ, **env_overrides})
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(settings.as_flask_config())
+    app.config.update({k: v for k, v in config.items() if k not in env_overrides})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.training_dir.mkdir(parents=True, exist_ok=True)
+
+    from portal import logging_setup
+    logging_setup.configure(settings.log_level)
+    _init_extensions(app)
+    _register_blueprints(app)
+    from portal import cli
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import errors, security
+    from portal.auth import access
+    from portal.extensions import csrf, db, htmx, migrate
+
+    import portal.models  # noqa: F401 - every table must be known before migrations or create_all
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    access.init_app(app)  # before CSRF, so an anonymous post is told to sign in, not "bad token"
+    csrf.init_app(app)
+    htmx.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    # imported here, not at module top: blueprints import models, which need `db` created first
+    from portal.api import bp as api_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.dashboard.views import bp as dashboard_bp
+    from portal.placeholders import blueprints as placeholders
+
+    for blueprint in (auth_bp, dashboard_bp, *placeholders, api_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,40 @@
+"""The JSON API blueprint: seed-api.md paths, FastAPI-shaped errors, OpenAPI and Swagger UI.
+
+Cookie-authenticated calls (the browser's own fetches) must send the CSRF token in an
+`X-CSRFToken` header; token-authenticated calls carry no cookie and need none.
+"""
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+
+from portal.api.spec import RequestInvalid
+from portal.auth.access import SAFE_METHODS
+from portal.errors import json_error
+from portal.extensions import csrf
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _csrf_for_cookie_sessions():
+    if request.method not in SAFE_METHODS and not g.get("token_auth"):
+        csrf.protect()
+
+
+@bp.errorhandler(RequestInvalid)
+def _invalid(error: RequestInvalid):
+    return json_error(422, error.errors)
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    from portal.api import openapi
+    return jsonify(openapi.build("LLM Training Portal", current_app.config.get("PORTAL_VERSION", "0.1.0")))
+
+
+@bp.get("/docs")
+def docs():
+    return render_template("api/docs.html")
+
+
+# the domain modules register their routes on `bp` when imported
+from portal.api import health, me, tokens, gpus  # noqa: E402,F401

@@ -1,0 +1,40 @@
+"""Health endpoints (public: load balancers and the deployment manager call them)."""
+from typing import Literal
+
+from flask import jsonify
+from pydantic import BaseModel
+
+from portal.api import bp
+from portal.api.spec import operation
+from portal.auth.access import public
+from portal.health import services
+
+
+class Healthz(BaseModel):
+    status: Literal["ok"]
+
+
+class InternalHealth(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: dict
+    supervisor: dict
+    disk: dict
+    executor: str
+
+
+@public
+@operation(bp, "GET", "/healthz", summary="Liveness", tag="health", response=Healthz)
+def healthz():
+    """Answers as long as the web process serves requests."""
+    return {"status": "ok"}
+
+
+@public
+@operation(bp, "GET", "/_internal/health", summary="Internal health report", tag="health",
+           response=InternalHealth, errors={503: "The database cannot be reached"})
+def internal_health():
+    """Database reachable, the supervisor lease holder and its last heartbeat, free disk."""
+    report = services.report()
+    response = jsonify(InternalHealth.model_validate(report).model_dump(mode="json"))
+    response.status_code = 200 if report["database"]["ok"] else 503
+    return response

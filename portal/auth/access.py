@@ -1,0 +1,84 @@
+"""Who may call what: one gate in front of every route.
+
+Every endpoint needs a signed-in user or an API token unless it is marked `@public`.
+Reading needs `viewer`; any other method needs `operator` unless the view says otherwise
+with `@requires(role)`. Because the gate runs for every request, a new route is protected
+without anyone remembering to decorate it.
+"""
+from flask import Flask, current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from portal.auth import services
+from portal.auth.models import User
+from portal.errors import Forbidden, json_error, wants_json
+from portal.extensions import db, login_manager
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def public(view):
+    """Mark a view as reachable without signing in."""
+    view._portal_public = True
+    return view
+
+
+def requires(role: str):
+    """Set the least role a view needs, for every method it answers."""
+    def mark(view):
+        view._portal_role = role
+        return view
+    return mark
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@login_manager.user_loader
+def _load_session_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@login_manager.request_loader
+def _load_token_user(_request) -> User | None:
+    token = bearer_token()
+    if token is None:
+        return None
+    user = services.user_for_token(token)
+    g.token_auth = user is not None  # token calls carry no cookie, so they need no CSRF token
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after sign-in (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _gate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.endpoint == "static" or getattr(view, "_portal_public", False):
+        return None
+    if not current_user.is_authenticated:
+        if wants_json():
+            detail = "Invalid or revoked API token" if bearer_token() else "Not authenticated"
+            return json_error(401, detail, {"WWW-Authenticate": "Bearer"})
+        if not services.has_users():
+            return redirect(url_for("auth.setup"))
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=safe_next(target)))
+    needed = getattr(view, "_portal_role", None) or ("viewer" if request.method in SAFE_METHODS else "operator")
+    if not current_user.can(needed):
+        raise Forbidden(f"This needs the {needed} role; you are {current_user.role}")
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Install the gate; call before CSRFProtect so unauthenticated calls get 401, not 400."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    app.before_request(_gate)

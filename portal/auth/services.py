@@ -1,0 +1,167 @@
+"""Every change to users and tokens: the only writer of these tables."""
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.auth.models import ROLES, ApiToken, User
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from portal.extensions import db
+from portal.timeutil import as_utc, utcnow
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MIN_PASSWORD = 8
+TOKEN_PREFIX = "ptk_"
+TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)  # last-used time need not cost a write per request
+# compared against when the user does not exist, so a wrong name costs as much as a wrong password
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def has_users() -> bool:
+    return db.session.scalar(select(func.count()).select_from(User)) > 0
+
+
+def _check_new_user(username: str, password: str, role: str) -> None:
+    if not USERNAME.match(username or ""):
+        raise Invalid("Username must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if role not in ROLES:
+        raise Invalid(f"Role must be one of {', '.join(ROLES)}")
+    check_password(password)
+    if db.session.scalar(select(User).filter_by(username=username)):
+        raise Conflict(f"User {username!r} already exists")
+
+
+def check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(f"Password must be at least {MIN_PASSWORD} characters")
+
+
+def create_user(username: str, password: str, role: str) -> User:
+    _check_new_user(username, password, role)
+    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    db.session.add(user)
+    db.session.commit()
+    current_app.logger.info("user %s created with role %s", username, role)
+    return user
+
+
+def create_first_admin(username: str, password: str) -> User:
+    """The first-start path: allowed only while no user exists."""
+    if has_users():
+        raise Forbidden("Setup is done: an administrator already exists")
+    return create_user(username, password, "admin")
+
+
+def authenticate(username: str, password: str) -> User:
+    """Check a sign-in; repeated failures lock the account for a while."""
+    settings = current_app.config["PORTAL"]
+    user = db.session.scalar(select(User).filter_by(username=username or ""))
+    now = utcnow()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise Unauthorized("Invalid username or password")
+    locked_until = as_utc(user.locked_until)
+    if locked_until and locked_until > now:
+        minutes = max(1, round((locked_until - now).total_seconds() / 60))
+        raise Unauthorized(f"Too many failed sign-ins: try again in about {minutes} min")
+    if not check_password_hash(user.password_hash, password or ""):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.login_max_failures:
+            user.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
+            user.failed_logins = 0
+            current_app.logger.warning("user %s locked after repeated failed sign-ins", username)
+        db.session.commit()
+        raise Unauthorized("Invalid username or password")
+    if not user.active:
+        raise Unauthorized("This account is disabled")
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    db.session.commit()
+    return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def _active_admins() -> int:
+    return db.session.scalar(select(func.count()).select_from(User).filter_by(role="admin", active=True))
+
+
+def update_user(user_id: int, *, role: str | None = None, active: bool | None = None,
+                password: str | None = None, unlock: bool = False) -> User:
+    """An admin's changes to a user; the last active admin cannot be demoted or disabled."""
+    user = get_user(user_id)
+    if role is not None and role not in ROLES:
+        raise Invalid(f"Role must be one of {', '.join(ROLES)}")
+    losing_admin = user.role == "admin" and user.active and (
+        (role is not None and role != "admin") or active is False)
+    if losing_admin and _active_admins() <= 1:
+        raise Conflict("The last active administrator cannot be demoted or disabled")
+    if password is not None:
+        check_password(password)
+        user.password_hash = generate_password_hash(password)
+    if role is not None:
+        user.role = role
+    if active is not None:
+        user.active = active
+    if unlock:
+        user.failed_logins, user.locked_until = 0, None
+    db.session.commit()
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, label: str = "") -> tuple[ApiToken, str]:
+    """A new token for `user`; the plain token is returned once and never stored."""
+    label = (label or "").strip()
+    if len(label) > 100:
+        raise Invalid("Label must be at most 100 characters")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, label=label, token_hash=_hash_token(plain), prefix=plain[:10])
+    db.session.add(token)
+    db.session.commit()
+    current_app.logger.info("API token %s (%s) created for %s", token.id, token.prefix, user.username)
+    return token, plain
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).filter_by(user_id=user.id).order_by(ApiToken.created_at.desc())))
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens (admins may revoke anyone's)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or (token.user_id != user.id and not user.can("admin")):
+        raise NotFound(f"Token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+    return token
+
+
+def user_for_token(plain: str) -> User | None:
+    """The active user a presented token belongs to, or None."""
+    token = db.session.scalar(select(ApiToken).filter_by(token_hash=_hash_token(plain)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    now = utcnow()
+    last = as_utc(token.last_used_at)
+    if last is None or now - last > TOKEN_TOUCH_INTERVAL:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user

@@ -1,0 +1,171 @@
+"""Settings read from the environment, in one place, with their defaults and checks.
+
+Every setting is documented in `.env.example` and the README. `load_settings` turns the
+environment into a frozen `Settings`; a bad value raises `ConfigError` whose message is one
+line naming the variable, which the CLI and gunicorn print before refusing to start.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shlex
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+EXECUTORS = ("local",)  # the docker and slurm issues add theirs
+_FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")
+_UNITS = {"GiB": 1024**3, "GB": 1000**3, "MiB": 1024**2, "MB": 1000**2}
+
+
+class ConfigError(ValueError):
+    """A setting has a value the portal cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    training_dir: Path
+    database_url: str
+    secret_key: str
+    bind: str
+    workers: int
+    threads: int
+    embedded_supervisor: bool
+    executor: str
+    docker_container: str
+    workdir: str
+    start_command: str
+    fake_gpus: tuple[int, int] | None  # (count, bytes of memory each)
+    secure_cookies: bool
+    lease_seconds: float
+    tick_seconds: float
+    login_max_failures: int
+    login_lockout_seconds: int
+    log_level: str
+
+    def as_flask_config(self) -> dict:
+        """The Flask config keys derived from these settings."""
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_SECURE": self.secure_cookies,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+            "PORTAL": self,
+        }
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false), got {raw!r}")
+
+
+def _number(name: str, raw: str, kind=int, minimum=1):
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _bind(raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"PORTAL_BIND must be HOST:PORT (e.g. 127.0.0.1:8000), got {raw!r}")
+    return raw
+
+
+def _fake_gpus(raw: str) -> tuple[int, int] | None:
+    if not raw.strip():
+        return None
+    match = _FAKE_GPUS.match(raw)
+    if not match:
+        raise ConfigError(f"PORTAL_FAKE_GPUS must look like 2x80GiB (count x memory), got {raw!r}")
+    count, size, unit = match.groups()
+    return int(count), int(float(size) * _UNITS[unit])
+
+
+def _start_command(raw: str) -> str:
+    try:
+        argv = shlex.split(raw)
+    except ValueError as exc:
+        raise ConfigError(f"PORTAL_START_COMMAND cannot be split into arguments: {exc}") from None
+    if not argv:
+        raise ConfigError("PORTAL_START_COMMAND must not be empty")
+    return raw
+
+
+def _secret_key(raw: str, data_dir: Path) -> str:
+    """The configured key, else one generated once and kept in the data dir (mode 0600)."""
+    if raw:
+        if len(raw) < 16:
+            raise ConfigError("PORTAL_SECRET_KEY must be at least 16 characters")
+        return raw
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: when two workers start at once, exactly one writes and both read the same key
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and check every setting; raise ConfigError naming the first bad variable."""
+    env = dict(os.environ if environ is None else environ)
+    get = lambda name, default="": env.get(name, default)  # noqa: E731 - local shorthand
+    data_dir = Path(get("PORTAL_DATA_DIR", "./var")).expanduser().resolve()
+    training_dir = Path(get("PORTAL_TRAINING_DIR", str(data_dir / "training"))).expanduser().resolve()
+    executor = get("PORTAL_EXECUTOR", "local")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"PORTAL_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    database_url = get("TRAINING_DB_URL") or f"sqlite:///{data_dir / 'portal.db'}"
+    if "://" not in database_url:
+        raise ConfigError(f"TRAINING_DB_URL must be an SQLAlchemy URL (e.g. sqlite:///path), got {database_url!r}")
+    log_level = get("PORTAL_LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"PORTAL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    return Settings(
+        data_dir=data_dir,
+        training_dir=training_dir,
+        database_url=database_url,
+        secret_key=_secret_key(get("PORTAL_SECRET_KEY"), data_dir),
+        bind=_bind(get("PORTAL_BIND", "127.0.0.1:8000")),
+        workers=_number("PORTAL_WORKERS", get("PORTAL_WORKERS", "2")),
+        threads=_number("PORTAL_THREADS", get("PORTAL_THREADS", "8")),
+        embedded_supervisor=_bool("PORTAL_EMBEDDED_SUPERVISOR", get("PORTAL_EMBEDDED_SUPERVISOR", "on")),
+        executor=executor,
+        docker_container=get("PORTAL_DOCKER_CONTAINER", "qwen2.5-14b-instruct_xpytorch_full_sft"),
+        workdir=get("PORTAL_WORKDIR", "KTIP_Release_2.1.0/train/llm"),
+        start_command=_start_command(get("PORTAL_START_COMMAND", "bash run_train_full_sft.sh {config}")),
+        fake_gpus=_fake_gpus(get("PORTAL_FAKE_GPUS")),
+        secure_cookies=_bool("PORTAL_SECURE_COOKIES", get("PORTAL_SECURE_COOKIES", "on")),
+        lease_seconds=_number("PORTAL_LEASE_SECONDS", get("PORTAL_LEASE_SECONDS", "15"), float),
+        tick_seconds=_number("PORTAL_TICK_SECONDS", get("PORTAL_TICK_SECONDS", "2"), float, 0.05),
+        login_max_failures=_number("PORTAL_LOGIN_MAX_FAILURES", get("PORTAL_LOGIN_MAX_FAILURES", "5")),
+        login_lockout_seconds=_number("PORTAL_LOGIN_LOCKOUT_SECONDS", get("PORTAL_LOGIN_LOCKOUT_SECONDS", "300")),
+        log_level=log_level,
+    )
+
+
+SETTING_NAMES = [f.name for f in fields(Settings)]

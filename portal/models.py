@@ -1,0 +1,3 @@
+"""Imports every domain's tables, so Alembic and `create_all` see the whole schema."""
+from portal.auth.models import ApiToken, User  # noqa: F401
+from portal.supervisor.lease import Lease  # noqa: F401

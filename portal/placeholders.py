@@ -1,0 +1,34 @@
+"""Pages of domains whose issues have not landed yet: each says what will come.
+
+Each is its own blueprint with the endpoint name the real page will keep (`projects.index`,
+…), so navigation links stay the same when a domain package replaces its entry here.
+"""
+from flask import Blueprint
+
+from portal.rendering import render
+
+COMING = {
+    "projects": ("Projects", "Create training projects, press Run, and watch progress, loss curves "
+                 "and logs live — on the local host, in the training container, or on Slurm."),
+    "datasets": ("Datasets", "Upload multi-gigabyte JSONL datasets with resumable streaming uploads, "
+                 "validate alpaca / sharegpt / OpenAI formats, preview records."),
+    "configs": ("Training configs", "Keep a library of LLaMA-Factory YAML configs with versions, "
+                "validation and a summary of the keys that matter."),
+    "deployments": ("Deployments", "Serve trained models with vLLM on free GPUs, with health checks, "
+                    "restarts and logs."),
+    "deid": ("De-identify", "Find and replace Chinese and English PII (phones, ID numbers, bank cards, "
+             "e-mails…) with policies, a live playground, and dataset jobs."),
+}
+
+
+def _blueprint(name: str, title: str, blurb: str) -> Blueprint:
+    bp = Blueprint(name, __name__, url_prefix=f"/ui/{name}")
+
+    @bp.get("/")
+    def index():
+        return render("placeholder.html", title=title, blurb=blurb, section=name)
+
+    return bp
+
+
+blueprints = [_blueprint(name, title, blurb) for name, (title, blurb) in COMING.items()]

@@ -1,0 +1,20 @@
+"""One helper decides between a whole page and an htmx fragment."""
+from flask import make_response, render_template
+from jinja2_fragments.flask import render_block
+
+from portal.extensions import htmx
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context):
+    """Render `template`, or only its `block` for an htmx request.
+
+    History-restore requests want the whole page even though htmx sends them, and the
+    response varies on HX-Request so a cache never serves a fragment as a page.
+    """
+    if block and htmx and not htmx.history_restore_request:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response

@@ -1,0 +1,119 @@
+"""Fixtures in the flaskr style: `app`, `client`, `runner`, `auth`, and seeded `users`.
+
+The database is a fresh SQLite file per test, or the PostgreSQL server from
+`scripts/services` when PORTAL_TEST_DB=postgres (`.ci/run` runs the suite both ways).
+"""
+import os
+import re
+
+import pytest
+from sqlalchemy import text
+
+from portal import create_app
+from portal.auth import services as auth_services
+from portal.extensions import db
+from tests.support import require
+
+PASSWORD = "correct-horse-9"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def database_url(tmp_path) -> str:
+    if os.environ.get("PORTAL_TEST_DB") == "postgres":
+        return require("postgres")
+    return f"sqlite:///{tmp_path / 'portal.db'}"
+
+
+def reset_postgres(url: str) -> None:
+    """Start each PostgreSQL test from an empty schema (tables of other tests included)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    url = database_url(tmp_path)
+    if url.startswith("postgresql"):
+        reset_postgres(url)
+    return {
+        "TESTING": True,
+        "PORTAL_DATA_DIR": str(tmp_path / "data"),
+        "PORTAL_TRAINING_DIR": str(tmp_path / "training"),
+        "TRAINING_DB_URL": url,
+        "PORTAL_SECRET_KEY": "test-secret-key-0123456789",
+        "PORTAL_FAKE_GPUS": "",
+        "PORTAL_LOGIN_MAX_FAILURES": "3",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def users(app):
+    """One user of each role, all with PASSWORD."""
+    with app.app_context():
+        return {role: auth_services.create_user(role, PASSWORD, role).id
+                for role in ("admin", "operator", "viewer")}
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        page = self.client.get(path).get_data(as_text=True)
+        match = CSRF_META.search(page)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def login(self, username: str = "admin", password: str = PASSWORD, **extra):
+        token = self.csrf("/login")
+        return self.client.post("/login", data={"username": username, "password": password,
+                                                "csrf_token": token, **extra})
+
+    def logout(self):
+        token = self.csrf("/ui/tokens")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """A form post from a signed-in page, with the session's CSRF token."""
+        return self.client.post(path, data={"csrf_token": self.csrf("/ui/tokens"), **(data or {})}, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def token(app, users):
+    """A bearer header for each role."""
+    from portal.auth.models import User
+
+    with app.app_context():
+        return {role: {"Authorization": "Bearer " + auth_services.create_token(db.session.get(User, uid))[1]}
+                for role, uid in users.items()}

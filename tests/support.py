@@ -1,0 +1,34 @@
+"""Integration-service gates shared by the tests.
+
+A test that needs a real service calls ``require("docker")`` (or slurm, postgres, browser).
+Locally a missing service skips the test; when ``PORTAL_TEST_REQUIRE`` names the service
+(``.ci/run`` sets it to every service) a missing service fails the test instead, so CI can
+never go green by skipping.
+"""
+import os
+
+import pytest
+
+#: environment variable that `scripts/services env` exports for each service
+SERVICE_ENV = {
+    "docker": "PORTAL_TEST_DOCKER_CONTAINER",
+    "slurm": "PORTAL_TEST_SLURM_PARTITION",
+    "postgres": "PORTAL_TEST_DATABASE_URL",
+    "browser": "PORTAL_TEST_CHROMIUM",
+}
+
+
+def required_services() -> set[str]:
+    raw = os.environ.get("PORTAL_TEST_REQUIRE", "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def require(service: str) -> str:
+    """Return the service's setting, or skip (fail when required) if it is absent."""
+    value = os.environ.get(SERVICE_ENV[service], "")
+    if value:
+        return value
+    message = f"{service} is not available: {SERVICE_ENV[service]} is unset (run `scripts/services up`)"
+    if service in required_services():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
