@@ -117,3 +117,12 @@ def token(app, users):
     with app.app_context():
         return {role: {"Authorization": "Bearer " + auth_services.create_token(db.session.get(User, uid))[1]}
                 for role, uid in users.items()}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL pass, run only the tests that use the database."""
+    if os.environ.get("PORTAL_TEST_DB") != "postgres":
+        return
+    keep = [item for item in items if "app_config" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep

@@ -115,7 +115,7 @@ def _chain(text: str, a: int, enabled) -> Span | None:
             return Span(a, end, PHONE, joined)
     if LANDLINE in enabled and _area_code(parts[0]) and len(parts) <= 3:
         number = joined[len(parts[0]):]
-        if 7 <= len(number) <= 8 and number[0] not in "01" and number.isdigit():
+        if 7 <= len(number) <= 8 and number[0] != "0" and number.isdigit():
             paren = before == "(" and text[a + len(parts[0])] == ")"
             return Span(a - paren, end, LANDLINE, joined)
     if lengths == (6, 8, 4):
@@ -183,6 +183,6 @@ def _contiguous_landline(digits: str) -> bool:
     """0 + area code + 7-8 digit number written without a separator."""
     for size in (3, 4):
         number = digits[size:]
-        if _area_code(digits[:size]) and 7 <= len(number) <= 8 and number[0] not in "01":
+        if _area_code(digits[:size]) and 7 <= len(number) <= 8 and number[0] != "0":
             return True
     return False

@@ -1,0 +1,61 @@
+"""`scripts/serve` for real: migrates, serves, embeds one active supervisor, stops on Ctrl-C."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from portal import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+@pytest.mark.slow
+def test_serve_starts_the_portal_and_ctrl_c_stops_it(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "TRAINING_"))}
+    env.update(PORTAL_DATA_DIR=str(tmp_path / "data"), PORTAL_BIND=f"127.0.0.1:{port}",
+               PORTAL_WORKERS="2", PORTAL_TICK_SECONDS="0.5", PORTAL_LEASE_SECONDS="5")
+    log = (tmp_path / "serve.log").open("w+")
+    proc = subprocess.Popen([str(ROOT / "scripts" / "serve")], cwd=tmp_path, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        report = None
+        while time.monotonic() < deadline:
+            try:
+                report = get_json(f"{base}/_internal/health")
+                if report["supervisor"]["alive"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        log.seek(0)
+        assert report and report["status"] == "ok", log.read()
+        assert get_json(f"{base}/healthz") == {"status": "ok"}
+        assert (tmp_path / "data" / "portal.db").exists()
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"{base}/v1/me", timeout=5)
+        assert denied.value.code == 401
+        time.sleep(1.5)  # several ticks: both workers have tried the lease
+        log.seek(0)
+        assert log.read().count("is now active") == 1  # two workers, one active supervisor
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/healthz", timeout=2)
