@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     from portal import cli
     cli.init_app(app)
+    import portal.runs.supervise  # noqa: F401 - registers the runs' supervisor tick handler
     return app
 
 
@@ -54,6 +55,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.placeholders import blueprints as placeholders
+    from portal.projects.views import bp as projects_bp
+    from portal.runs.views import bp as runs_bp
 
-    for blueprint in (auth_bp, dashboard_bp, *placeholders, api_bp):
+    for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, *placeholders, api_bp):
         app.register_blueprint(blueprint)

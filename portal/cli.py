@@ -81,7 +81,23 @@ def supervisor_command(once: bool):
         logging.getLogger("portal.supervisor").info("interrupted")
 
 
+@click.command("demo")
+@click.option("--steps", default=60, show_default=True, help="Training steps (about one per second).")
+@click.option("--run", "start", is_flag=True, help="Also queue a run of it.")
+def demo_command(steps: int, start: bool):
+    """Create the `demo` project (local executor, stdlib script, no GPU)."""
+    from portal.projects import demo
+    from portal.runs import services as runs
+
+    project = demo.install(steps)
+    click.echo(f"project {project.name} is ready: open /ui/projects/{project.name} and press Run", err=True)
+    if start:
+        run = runs.create_run(project.name)
+        click.echo(f"queued run #{run.number} (id {run.id})", err=True)
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(supervisor_command)

@@ -1,3 +1,5 @@
 """Imports every domain's tables, so Alembic and `create_all` see the whole schema."""
 from portal.auth.models import ApiToken, User  # noqa: F401
 from portal.supervisor.lease import Lease  # noqa: F401
+from portal.projects.models import Project  # noqa: F401
+from portal.runs.models import Artifact, Metric, Run, RunLog  # noqa: F401

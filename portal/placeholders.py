@@ -8,8 +8,6 @@ from flask import Blueprint
 from portal.rendering import render
 
 COMING = {
-    "projects": ("Projects", "Create training projects, press Run, and watch progress, loss curves "
-                 "and logs live — on the local host, in the training container, or on Slurm."),
     "datasets": ("Datasets", "Upload multi-gigabyte JSONL datasets with resumable streaming uploads, "
                  "validate alpaca / sharegpt / OpenAI formats, preview records."),
     "configs": ("Training configs", "Keep a library of LLaMA-Factory YAML configs with versions, "

@@ -58,7 +58,7 @@ def _operation(op: Operation, path_params: list[dict]) -> dict:
     if op.role:
         doc["description"] = (doc.get("description", "") + f"\n\nRequires the `{op.role}` role.").strip()
     if op.body is not None:
-        doc["requestBody"] = {"required": True, "content": {
+        doc["requestBody"] = {"required": op.body_required, "content": {
             "application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}}}
     return doc
 

@@ -31,6 +31,7 @@ class Operation:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
+    body_required: bool = True
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
@@ -48,8 +49,10 @@ def _errors(exc: ValidationError, where: str) -> list[dict]:
             for err in exc.errors(include_url=False)]
 
 
-def _parse_body(model: type[BaseModel]) -> BaseModel:
+def _parse_body(model: type[BaseModel], required: bool) -> BaseModel:
     payload = request.get_json(silent=True)
+    if payload is None and not required and not request.get_data():
+        payload = {}
     if payload is None:
         raise RequestInvalid([{"loc": ["body"], "msg": "A JSON body is required "
                                "(Content-Type: application/json)", "type": "missing"}])
@@ -76,15 +79,15 @@ def _serialise(result, response_type, status: int):
 
 
 def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tag: str,
-              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              response: Any = None, status: int = 200, role: str | None = None,
+              body: type[BaseModel] | None = None, body_required: bool = True,
+              query: type[BaseModel] | None = None, response: Any = None, status: int = 200, role: str | None = None,
               errors: dict[int, str] | None = None):
     """Register `fn` as a JSON endpoint; it receives path args, `body=` and `query=` models."""
     def decorate(fn):
         @wraps(fn)
         def view(**path_args):
             if body is not None:
-                path_args["body"] = _parse_body(body)
+                path_args["body"] = _parse_body(body, body_required)
             if query is not None:
                 path_args["query"] = _parse_query(query)
             return _serialise(fn(**path_args), response, status)
@@ -93,7 +96,8 @@ def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tag: str,
             view._portal_role = role
         bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
         REGISTRY.append(Operation(method=method.lower(), rule=rule, endpoint=f"{bp.name}.{fn.__name__}",
-                                  summary=summary, tag=tag, body=body, query=query, response=response,
+                                  summary=summary, tag=tag, body=body, body_required=body_required, query=query,
+                                  response=response,
                                   status=status, role=role, errors=errors or {},
                                   description=(fn.__doc__ or "").strip()))
         return view

@@ -10,6 +10,7 @@ import ahocorasick
 from portal.deid.entities import Span
 from portal.deid.validators import CHECKSUMS
 
+_SEPARATORS = re.compile(r"[\s-]")
 _ASCII_WORD = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 # Folding only ASCII keeps every offset valid (str.lower may change a string's length).
 _ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
@@ -41,7 +42,9 @@ class CustomDetector:
                 value = match.group()
                 if not value:
                     continue
-                if check is not None and not check(re.sub(r"[\s-]", "", value).upper()):
+                # The checksum reads the first group when there is one (EMP-(\d{16})).
+                checked = match.group(1) if pattern.groups else value
+                if check is not None and not (checked and check(_SEPARATORS.sub("", checked).upper())):
                     continue
                 spans.append(Span(match.start(), match.end(), name, value))
         if self._exact is not None:

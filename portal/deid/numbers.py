@@ -13,22 +13,30 @@ from portal.deid.entities import (
 )
 
 _ALNUM = re.compile(r"[0-9A-Za-z]*")
+_DATE = re.compile(r"(?:19|20)[0-9]{2}-[01]?[0-9]-[0-3]?[0-9](?![0-9])(?:[ T][0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9])?)?")
 _CHAIN = re.compile(r"[0-9]+(?:(?:[ \-]|\)[ \-]?)[0-9]+){1,5}[Xx]?")
+_GROUP = re.compile(r"[0-9]+[Xx]?")
 _PASSPORT = re.compile(r"(?:[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|[DSP]E[0-9]{7})")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SEPARATORS = frozenset(" -)")
 
-# Context is read in a short window before the candidate, lower-cased.
-_WINDOW = 12
-_NOT_A_CARD = ("订单", "流水", "单号", "运单", "交易号", "编号", "order", "serial", "tracking", "txn")
-_CARD_CUES = ("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "账号", "card", "account")
-_ID_CUES = ("身份证", "证件", "身份", "id")
-_PASSPORT_CUES = ("护照", "passport", "证件")
-_POSTCODE_CUES = ("邮编", "邮政编码", "postcode", "postal", "zip")
+# Context is read in a short window before the candidate.
+_WINDOW = 16
 
 
-def _cue(text: str, start: int, cues: tuple) -> bool:
-    window = text[max(0, start - _WINDOW):start].lower()
-    return any(word in window for word in cues)
+def _cues(*words: str):
+    return re.compile("|".join(map(re.escape, words)), re.IGNORECASE).search
+
+
+_NOT_A_CARD = _cues("订单", "流水", "单号", "运单", "交易号", "编号", "order", "serial", "tracking", "txn")
+_CARD_CUES = _cues("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "账号", "card", "account")
+_ID_CUES = _cues("身份证", "证件", "身份", "id")
+_PASSPORT_CUES = _cues("护照", "passport", "证件")
+_POSTCODE_CUES = _cues("邮编", "邮政编码", "postcode", "postal", "zip")
+
+
+def _cue(text: str, start: int, cues) -> bool:
+    return cues(text, max(0, start - _WINDOW), start) is not None
 
 
 def _card_prefix_known(digits: str) -> bool:
@@ -60,48 +68,73 @@ def _area_code(part: str) -> bool:
 
 
 def _eighteen(text: str, start: int, value: str, enabled) -> str | None:
-    """The kind of an 18-character value: resident ID, credit code, or card."""
-    if ID_CARD in enabled and v.is_id_card(value):
-        return ID_CARD
-    if USCC in enabled and v.is_uscc(value):
-        return USCC
+    """The kind of an 18-character value: resident ID, card, or credit code."""
+    if v.is_id_card(value):
+        return ID_CARD if ID_CARD in enabled else None
+    if v.id_shaped(value):
+        return None  # a mistyped ID (bad check character) is no card and no credit code
     if BANK_CARD in enabled and value.isdigit() and _card(text, start, value):
         return BANK_CARD
+    if USCC in enabled and v.is_uscc(value):
+        return USCC
     return None
 
 
 def classify(text: str, a: int, b: int, enabled) -> tuple[Span | None, int]:
     """Classify the digit run ``text[a:b]``; return the span found (or None) and where
     scanning should resume."""
-    n = len(text)
-    after = text[b] if b < n else ""
-    if after in " -)" and b + 1 < n and text[b + 1].isdigit():
+    after = text[b] if b < len(text) else ""
+    if after in _SEPARATORS and b + 1 < len(text) and "0" <= text[b + 1] <= "9":
+        if b - a == 4 and after == "-":
+            date = _DATE.match(text, a)
+            if date is not None:
+                return None, date.end()  # a date (and time) is never an identifier
         span = _chain(text, a, enabled)
         if span is not None:
             return span, span.end
+    if after in _LETTERS or (a and text[a - 1] in _LETTERS):
+        return _lettered(text, a, b, enabled)
+    return _digits(text, a, b, enabled), b
+
+
+def _lettered(text: str, a: int, b: int, enabled) -> tuple[Span | None, int]:
+    """Digits with ASCII letters around them: an ID ending in X, a credit code, a passport,
+    or a number glued to a word (tel13812345678)."""
     start = a
     while start > 0 and text[start - 1] in _LETTERS and a - start < 3:
         start -= 1
     if start > 0 and text[start - 1] in _LETTERS:
-        start = a
+        start = a  # glued to a longer word: only the digits can be an entity
     end = _ALNUM.match(text, b).end()
-    if start < a or end > b:
-        span = _alnum(text, start, end, enabled)
-        # Digits glued to letters on both sides (hashes, codes) or an ID-shaped value that
-        # failed its checksum are not re-read as a bare number.
-        if span is not None or (start < a and end > b) or (end == b + 1 and text[b] in "Xx"):
-            return span, end
+    span = _alnum(text, start, end, enabled)
+    # Digits glued to letters on both sides (hashes, codes) or an ID-shaped value that
+    # failed its checksum are not re-read as a bare number.
+    if span is not None or (start < a and end > b) or (end == b + 1 and text[b] in "Xx"):
+        return span, end
     return _digits(text, a, b, enabled), end
 
 
 def _chain(text: str, a: int, enabled) -> Span | None:
     """Groups of digits separated by single spaces or dashes: 138 1234 5678, 010-12345678,
-    (010)12345678, +86 138-1234-5678, 6222 0212 3456 7890, 110105 19491231 002X."""
+    (010)12345678, +86 138-1234-5678, 6222 0212 3456 7890, 110105 19491231 002X.
+
+    When the whole chain fits no layout, its leading groups are tried (a phone followed by
+    a space and another number).
+    """
     match = _CHAIN.match(text, a)
     if match is None:
         return None
-    end = match.end()
-    parts = match.group().replace("-", " ").replace(")", " ").split()
+    groups = [(group.start(), group.end()) for group in _GROUP.finditer(text, a, match.end())]
+    for count in range(len(groups), 1, -1):
+        span = _layout(text, a, groups[:count], enabled)
+        if span is not None:
+            return span
+    return None
+
+
+def _layout(text: str, a: int, groups: list, enabled) -> Span | None:
+    parts = [text[start:end] for start, end in groups]
+    end = groups[-1][1]
     lengths = tuple(map(len, parts))
     before = text[a - 1] if a else ""
     joined = "".join(parts)

@@ -7,7 +7,7 @@ A user policy looks like::
       PHONE: {operator: mask, keep_first: 3, keep_last: 4}
       EMAIL: hash
       IP: {enabled: false}
-      EMPLOYEE_NO: {regex: 'EMP-\\d{6}', checksum: luhn, operator: tag}
+      EMPLOYEE_NO: {regex: 'EMP-(\\d{16})', checksum: luhn, operator: tag}  # checks group 1
       CUSTOMER: {keywords: [星河科技, Acme Corp], ignore_case: true, operator: pseudonymize}
     allow: ["10086", "support@example.com"]
 

@@ -1,0 +1,155 @@
+"""Projects (seed-api.md: POST /projects) and their runs (POST /projects/{name}/runs)."""
+from typing import Literal
+
+from flask_login import current_user
+from pydantic import BaseModel, Field
+
+from portal.api import bp
+from portal.api.runs import RunInfo
+from portal.api.schemas import Timestamp
+from portal.api.spec import operation
+from portal.projects import services
+from portal.runs import services as runs
+
+NOT_FOUND = {404: "No such project"}
+
+
+class ExecutionSettings(BaseModel):
+    executor: str | None = Field(None, description="local or docker; empty: the server's PORTAL_EXECUTOR")
+    container: str | None = Field(None, description="docker: the training container")
+    workdir: str | None = Field(None, description="working directory (in the container for docker, "
+                                                  "under the training dir otherwise)")
+    start_command: str | None = Field(None, description="template; placeholders {config} {dataset} "
+                                      "{output_dir} {run_id} {config_path} {dataset_path}")
+    gpus_per_run: int = Field(0, ge=0, le=64)
+    env: dict[str, str] = Field(default_factory=dict)
+    stop_signal: Literal["SIGTERM", "SIGINT", "SIGABRT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL"] = "SIGTERM"
+    grace_seconds: int = Field(30, ge=0, le=3600)
+
+
+class ProjectCreate(ExecutionSettings):
+    name: str = Field(description="slug: lowercase letters, digits, . _ -", examples=["demo-project"])
+    description: str = ""
+    owner: str = ""
+    tags: list[str] = Field(default_factory=list)
+    dataset_name: str = Field("", examples=["datasets/sample.jsonl"])
+    training_yaml_name: str = Field("", examples=["configs/train.yaml"])
+
+
+class ProjectUpdate(BaseModel):
+    description: str | None = None
+    owner: str | None = None
+    tags: list[str] | None = None
+    dataset_name: str | None = None
+    training_yaml_name: str | None = None
+    executor: str | None = None
+    container: str | None = None
+    workdir: str | None = None
+    start_command: str | None = None
+    gpus_per_run: int | None = Field(None, ge=0, le=64)
+    env: dict[str, str] | None = None
+    stop_signal: str | None = None
+    grace_seconds: int | None = Field(None, ge=0, le=3600)
+
+
+class Resource(BaseModel):
+    field: str
+    path: str
+    exists: bool
+    error: str
+
+
+class ProjectDetail(ProjectCreate):
+    id: int
+    status: Literal["active", "archived"]
+    created_at: Timestamp
+    updated_at: Timestamp
+    effective: dict = Field(description="execution settings a new run gets (project's, else the server's)")
+    resources: list[Resource]
+
+    @classmethod
+    def of(cls, p) -> "ProjectDetail":
+        return cls(id=p.id, name=p.name, description=p.description, owner=p.owner, tags=p.tags or [],
+                   dataset_name=p.dataset_name, training_yaml_name=p.training_yaml_name, status=p.status,
+                   executor=p.executor, container=p.container, workdir=p.workdir, start_command=p.start_command,
+                   gpus_per_run=p.gpus_per_run, env=p.env or {}, stop_signal=p.stop_signal,
+                   grace_seconds=p.grace_seconds, created_at=p.created_at, updated_at=p.updated_at,
+                   effective=services.effective(p), resources=services.resources(p))
+
+
+class ProjectQuery(BaseModel):
+    q: str = Field("", description="search in name, owner, description")
+    tag: str = ""
+    status: Literal["", "active", "archived"] = ""
+    after: str = Field("", description="keyset cursor: the last name of the previous page")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectDetail]
+    next_after: str | None
+
+
+class RunCreate(BaseModel):
+    gpus: int | None = Field(None, ge=0, le=64, description="GPUs for this run; default: the project's")
+
+
+class RunQuery(BaseModel):
+    status: str = Field("", description="comma-separated statuses")
+    before: int | None = Field(None, description="keyset cursor: the last id of the previous page")
+    limit: int = Field(50, ge=1, le=200)
+
+
+@operation(bp, "POST", "/projects", summary="Create a project", tag="projects", body=ProjectCreate,
+           response=ProjectDetail, errors={400: "A field breaks a rule", 409: "The name is taken"})
+def create_project(body: ProjectCreate):
+    fields = body.model_dump(exclude={"name"})
+    return ProjectDetail.of(services.create_project(body.name, created_by=current_user.id, **fields))
+
+
+@operation(bp, "GET", "/projects", summary="List projects", tag="projects", query=ProjectQuery,
+           response=ProjectPage)
+def list_projects(query: ProjectQuery):
+    items = services.list_projects(query.q, query.tag, query.status, query.after, query.limit)
+    return ProjectPage(items=[ProjectDetail.of(p) for p in items],
+                       next_after=items[-1].name if len(items) == query.limit else None)
+
+
+@operation(bp, "GET", "/projects/<name>", summary="A project", tag="projects", response=ProjectDetail,
+           errors=NOT_FOUND)
+def get_project(name: str):
+    return ProjectDetail.of(services.get_project(name))
+
+
+@operation(bp, "PATCH", "/projects/<name>", summary="Change a project", tag="projects", body=ProjectUpdate,
+           response=ProjectDetail, errors=NOT_FOUND)
+def update_project(name: str, body: ProjectUpdate):
+    return ProjectDetail.of(services.update_project(name, **body.model_dump(exclude_unset=True)))
+
+
+@operation(bp, "POST", "/projects/<name>/archive", summary="Archive a project", tag="projects",
+           response=ProjectDetail, errors=NOT_FOUND)
+def archive_project(name: str):
+    return ProjectDetail.of(services.set_archived(name, True))
+
+
+@operation(bp, "POST", "/projects/<name>/unarchive", summary="Unarchive a project", tag="projects",
+           response=ProjectDetail, errors=NOT_FOUND)
+def unarchive_project(name: str):
+    return ProjectDetail.of(services.set_archived(name, False))
+
+
+@operation(bp, "POST", "/projects/<name>/runs", summary="Start a training run", tag="runs", response=RunInfo,
+           body=RunCreate, body_required=False,
+           errors={400: "The dataset or config is missing under the training dir", **NOT_FOUND,
+                   409: "The project is archived"})
+def create_run(name: str, body: RunCreate):
+    """Checks the project's dataset and config under the training dir, then queues the run;
+    the supervisor starts it (status `running`, progress 0.05) or records why it failed."""
+    return RunInfo.of(runs.create_run(name, created_by=current_user.id, gpus=body.gpus))
+
+
+@operation(bp, "GET", "/projects/<name>/runs", summary="Runs of a project", tag="runs", query=RunQuery,
+           response=list[RunInfo], errors=NOT_FOUND)
+def project_runs(name: str, query: RunQuery):
+    return [RunInfo.of(r) for r in runs.list_runs(name, query.status or None, query.before, query.limit)]

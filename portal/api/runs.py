@@ -1,0 +1,197 @@
+"""Runs: detail, stop, re-run, portal events, raw output, metrics, artifacts."""
+from flask_login import current_user
+from pydantic import BaseModel, Field
+
+from portal.api import bp
+from portal.api.schemas import Timestamp
+from portal.api.spec import operation
+from portal.runs import metrics, output, services
+
+NOT_FOUND = {404: "No such run"}
+
+
+class RunInfo(BaseModel):
+    id: int
+    project: str
+    number: int
+    status: str
+    status_reason: str
+    progress: float
+    step: int | None
+    total_steps: int | None
+    eta_seconds: float | None
+    start_command: str = Field(description="the launched command (argv joined for display)")
+    argv: list[str]
+    executor: str
+    container: str | None
+    workdir: str
+    output_dir: str
+    gpu_count: int
+    gpus: list[str]
+    exit_code: int | None
+    metrics: dict[str, float] = Field(description="latest value of each metric")
+    created_at: Timestamp
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    stop_requested_at: Timestamp | None
+
+    @classmethod
+    def of(cls, r) -> "RunInfo":
+        return cls(id=r.id, project=r.project.name, number=r.number, status=r.status,
+                   status_reason=r.status_reason, progress=r.progress, step=r.step, total_steps=r.total_steps,
+                   eta_seconds=r.eta_seconds, start_command=services.command_text(r), argv=r.argv,
+                   executor=r.executor, container=r.container, workdir=r.workdir, output_dir=r.output_dir,
+                   gpu_count=r.gpu_count, gpus=r.gpus or [], exit_code=r.exit_code, metrics=r.last_metrics or {},
+                   created_at=r.created_at, started_at=r.started_at, ended_at=r.ended_at,
+                   stop_requested_at=r.stop_requested_at)
+
+
+class RunsQuery(BaseModel):
+    status: str = Field("", description="comma-separated statuses")
+    project: str = ""
+    before: int | None = Field(None, description="keyset cursor: the last id of the previous page")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class LogEntry(BaseModel):
+    id: int
+    level: str
+    message: str
+    created_at: Timestamp
+
+
+class LogsQuery(BaseModel):
+    after: int = Field(0, description="cursor: the last id already seen")
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class LogPage(BaseModel):
+    items: list[LogEntry]
+    next_after: int
+
+
+class OutputQuery(BaseModel):
+    offset: int = Field(0, ge=0, description="byte offset to read from")
+    limit: int = Field(output.PAGE, ge=1, le=output.PAGE)
+    tail: int | None = Field(None, ge=1, le=5000, description="instead: the last N lines")
+
+
+class OutputPage(BaseModel):
+    offset: int
+    next_offset: int
+    size: int
+    data: str
+    complete: bool = Field(description="the run has ended and nothing is left to read")
+
+
+class MetricsQuery(BaseModel):
+    keys: str = Field("", description="comma-separated keys; empty: all")
+    max_points: int = Field(2000, ge=10, le=10000)
+
+
+class Series(BaseModel):
+    steps: list[int]
+    values: list[float]
+    count: int
+    downsampled: bool
+
+
+class MetricsOut(BaseModel):
+    run_id: int
+    keys: list[str]
+    series: dict[str, Series]
+
+
+class MetricPoint(BaseModel):
+    key: str = Field(min_length=1, max_length=100)
+    value: float
+    step: int | None = None
+
+
+class MetricBatch(BaseModel):
+    metrics: list[MetricPoint] = Field(max_length=1000)
+
+
+class ArtifactInfo(BaseModel):
+    id: int
+    run_id: int
+    path: str
+    kind: str
+    size: int
+    modified_at: Timestamp | None
+    tags: list[str]
+
+    @classmethod
+    def of(cls, a) -> "ArtifactInfo":
+        return cls(id=a.id, run_id=a.run_id, path=a.path, kind=a.kind, size=a.size, modified_at=a.modified_at,
+                   tags=a.tags or [])
+
+
+class ArtifactPatch(BaseModel):
+    tags: list[str]
+
+
+@operation(bp, "GET", "/v1/runs", summary="Runs across projects", tag="runs", query=RunsQuery,
+           response=list[RunInfo])
+def list_runs(query: RunsQuery):
+    return [RunInfo.of(r) for r in services.list_runs(query.project or None, query.status or None,
+                                                      query.before, query.limit)]
+
+
+@operation(bp, "GET", "/v1/runs/<int:run_id>", summary="A run", tag="runs", response=RunInfo, errors=NOT_FOUND)
+def get_run(run_id: int):
+    return RunInfo.of(services.get_run(run_id))
+
+
+@operation(bp, "POST", "/v1/runs/<int:run_id>/stop", summary="Stop a run", tag="runs", response=RunInfo,
+           errors={**NOT_FOUND, 409: "The run has already ended"})
+def stop_run(run_id: int):
+    """Queued: cancelled at once. Running: the stop signal, then SIGKILL after the grace period."""
+    return RunInfo.of(services.request_stop(run_id, by=current_user.id))
+
+
+@operation(bp, "POST", "/v1/runs/<int:run_id>/rerun", summary="Run the same project again", tag="runs",
+           response=RunInfo, errors=NOT_FOUND)
+def rerun(run_id: int):
+    return RunInfo.of(services.rerun(run_id, created_by=current_user.id))
+
+
+@operation(bp, "GET", "/v1/runs/<int:run_id>/logs", summary="Portal events of a run", tag="runs",
+           query=LogsQuery, response=LogPage, errors=NOT_FOUND)
+def run_logs(run_id: int, query: LogsQuery):
+    items = services.list_logs(run_id, query.after, query.limit)
+    return LogPage(items=[LogEntry(id=e.id, level=e.level, message=e.message, created_at=e.created_at)
+                          for e in items], next_after=items[-1].id if items else query.after)
+
+
+@operation(bp, "GET", "/v1/runs/<int:run_id>/output", summary="Raw training output by byte offset", tag="runs",
+           query=OutputQuery, response=OutputPage, errors=NOT_FOUND)
+def run_output(run_id: int, query: OutputQuery):
+    run = services.get_run(run_id)
+    return output.tail(run, query.tail) if query.tail else output.read(run, query.offset, query.limit)
+
+
+@operation(bp, "GET", "/v1/runs/<int:run_id>/metrics", summary="Metric series, downsampled", tag="runs",
+           query=MetricsQuery, response=MetricsOut, errors=NOT_FOUND)
+def run_metrics(run_id: int, query: MetricsQuery):
+    wanted = [k for k in query.keys.split(",") if k]
+    series = metrics.series(run_id, wanted, query.max_points)
+    return MetricsOut(run_id=run_id, keys=metrics.keys(run_id), series=series)
+
+
+@operation(bp, "POST", "/v1/runs/<int:run_id>/metrics", summary="Push metric points (batched)", tag="runs",
+           body=MetricBatch, response=dict, errors=NOT_FOUND)
+def push_metrics(run_id: int, body: MetricBatch):
+    return {"accepted": metrics.push(run_id, [p.model_dump() for p in body.metrics])}
+
+
+@operation(bp, "GET", "/v1/runs/<int:run_id>/artifacts", summary="Artifacts of a run", tag="runs",
+           response=list[ArtifactInfo], errors=NOT_FOUND)
+def run_artifacts(run_id: int):
+    return [ArtifactInfo.of(a) for a in services.list_artifacts(run_id)]
+
+
+@operation(bp, "PATCH", "/v1/artifacts/<int:artifact_id>", summary="Tag an artifact", tag="runs",
+           body=ArtifactPatch, response=ArtifactInfo, errors={404: "No such artifact"})
+def tag_artifact(artifact_id: int, body: ArtifactPatch):
+    return ArtifactInfo.of(services.set_artifact_tags(artifact_id, body.tags))

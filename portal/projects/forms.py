@@ -1,0 +1,63 @@
+"""The project form; shapes only — the rules are in projects.services."""
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from portal.config import EXECUTORS
+from portal.projects.services import STOP_SIGNALS
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments are skipped."""
+    env = {}
+    for number, line in enumerate((text or "").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(f"line {number}: expected KEY=VALUE")
+        env[key.strip()] = value.strip()
+    return env
+
+
+class ProjectForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=64)],
+                       render_kw={"placeholder": "qwen-finetune", "autocomplete": "off"})
+    description = TextAreaField("Description", validators=[Optional()], render_kw={"rows": 2})
+    owner = StringField("Owner", validators=[Optional(), Length(max=64)])
+    tags = StringField("Tags", validators=[Optional()], render_kw={"placeholder": "comma, separated"})
+    dataset_name = StringField("Dataset (under the training dir)", validators=[Optional()],
+                               render_kw={"placeholder": "datasets/sample.jsonl", "list": "dataset-files"})
+    training_yaml_name = StringField("Training config (under the training dir)", validators=[Optional()],
+                                     render_kw={"placeholder": "configs/train.yaml", "list": "config-files"})
+    executor = SelectField("Executor", choices=[("", "server default")] + [(e, e) for e in EXECUTORS],
+                           validators=[Optional()])
+    container = StringField("Container (docker)", validators=[Optional()])
+    workdir = StringField("Working directory", validators=[Optional()])
+    start_command = StringField("Start command", validators=[Optional()],
+                                render_kw={"placeholder": "bash run_train_full_sft.sh {config}"})
+    gpus_per_run = IntegerField("GPUs per run", default=0, validators=[NumberRange(0, 64)])
+    env = TextAreaField("Environment (KEY=VALUE per line)", validators=[Optional()], render_kw={"rows": 3})
+    stop_signal = SelectField("Stop signal", choices=list(STOP_SIGNALS), default="SIGTERM")
+    grace_seconds = IntegerField("Grace period (s) before SIGKILL", default=30, validators=[NumberRange(0, 3600)])
+
+    def fields_for_service(self) -> dict:
+        """The form's values as `projects.services` takes them (env may raise ValueError)."""
+        return {
+            "description": self.description.data or "", "owner": self.owner.data or "",
+            "tags": [t.strip() for t in (self.tags.data or "").split(",") if t.strip()],
+            "dataset_name": self.dataset_name.data or "", "training_yaml_name": self.training_yaml_name.data or "",
+            "executor": self.executor.data or None, "container": self.container.data or None,
+            "workdir": self.workdir.data or None, "start_command": self.start_command.data or None,
+            "gpus_per_run": self.gpus_per_run.data or 0, "env": parse_env(self.env.data),
+            "stop_signal": self.stop_signal.data, "grace_seconds": self.grace_seconds.data or 0,
+        }
+
+    def fill_from(self, project) -> None:
+        for key in ("name", "description", "owner", "dataset_name", "training_yaml_name", "executor", "container",
+                    "workdir", "start_command", "gpus_per_run", "stop_signal", "grace_seconds"):
+            getattr(self, key).data = getattr(project, key) or ("" if key not in ("gpus_per_run",
+                                                                                 "grace_seconds") else 0)
+        self.tags.data = ", ".join(project.tags or [])
+        self.env.data = "\n".join(f"{k}={v}" for k, v in (project.env or {}).items())

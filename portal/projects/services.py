@@ -1,0 +1,161 @@
+"""Every change to projects; the rules for names, paths and execution settings live here."""
+import re
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from portal.config import EXECUTORS
+from portal.errors import Conflict, Invalid, NotFound
+from portal.extensions import db
+from portal.projects.models import Project
+from portal.runs import command
+from portal.storage import resolve_under
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGABRT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL")
+MAX_GPUS = 64
+EDITABLE = ("description", "owner", "tags", "dataset_name", "training_yaml_name", "executor", "container",
+            "workdir", "start_command", "gpus_per_run", "env", "stop_signal", "grace_seconds")
+
+
+def _settings():
+    return current_app.config["PORTAL"]
+
+
+def check_fields(fields: dict) -> dict:
+    """Normalise and check project fields; raises Invalid naming the field."""
+    out = dict(fields)
+    if "tags" in out:
+        tags = [str(t).strip() for t in out["tags"] or [] if str(t).strip()]
+        if len(tags) > 20 or any(len(t) > 40 for t in tags):
+            raise Invalid("tags: at most 20 tags of at most 40 characters")
+        out["tags"] = list(dict.fromkeys(tags))
+    for key in ("dataset_name", "training_yaml_name"):
+        if out.get(key):
+            resolve_under(_settings().training_dir, out[key], key)
+    if out.get("executor") and out["executor"] not in EXECUTORS:
+        raise Invalid(f"executor must be one of {', '.join(EXECUTORS)}")
+    if out.get("start_command"):
+        command.parse_template(out["start_command"])
+    if out.get("workdir") and (out.get("executor") or _settings().executor) != "docker":
+        resolve_under(_settings().training_dir, out["workdir"], "workdir")
+    if "gpus_per_run" in out and not 0 <= int(out["gpus_per_run"] or 0) <= MAX_GPUS:
+        raise Invalid(f"gpus_per_run must be between 0 and {MAX_GPUS}")
+    if "env" in out:
+        env = out["env"] or {}
+        bad = [k for k in env if not ENV_NAME.match(str(k))]
+        if bad:
+            raise Invalid(f"env: invalid variable name {bad[0]!r}")
+        out["env"] = {str(k): str(v) for k, v in env.items()}
+    if "stop_signal" in out and out["stop_signal"] not in STOP_SIGNALS:
+        raise Invalid(f"stop_signal must be one of {', '.join(STOP_SIGNALS)}")
+    if "grace_seconds" in out and not 0 <= int(out["grace_seconds"]) <= 3600:
+        raise Invalid("grace_seconds must be between 0 and 3600")
+    for key in ("executor", "container", "workdir", "start_command"):
+        if key in out and not out[key]:
+            out[key] = None  # empty means "use the server's setting"
+    return out
+
+
+def check_new(name: str, **fields) -> dict:
+    """Check a would-be project without saving it; returns its normalised fields."""
+    if not NAME.match(name or ""):
+        raise Invalid("name must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64")
+    if db.session.scalar(select(Project.id).filter_by(name=name)):
+        raise Conflict(f"project {name!r} already exists")
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise Invalid(f"unknown project field {sorted(unknown)[0]!r}")
+    return check_fields(fields)
+
+
+def create_project(name: str, created_by: int | None = None, **fields) -> Project:
+    project = Project(name=name, created_by=created_by, **check_new(name, **fields))
+    db.session.add(project)
+    db.session.commit()
+    return project
+
+
+def get_project(name: str) -> Project:
+    project = db.session.scalar(select(Project).filter_by(name=name))
+    if project is None:
+        raise NotFound(f"project {name!r} not found")
+    return project
+
+
+def update_project(name: str, **fields) -> Project:
+    project = get_project(name)
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise Invalid(f"unknown project field {sorted(unknown)[0]!r}")
+    merged = {"executor": project.executor, **fields}  # workdir is checked against the new executor
+    for key, value in check_fields(merged).items():
+        if key in fields:
+            setattr(project, key, value)
+    db.session.commit()
+    return project
+
+
+def set_archived(name: str, archived: bool) -> Project:
+    project = get_project(name)
+    project.status = "archived" if archived else "active"
+    db.session.commit()
+    return project
+
+
+def list_projects(q: str = "", tag: str = "", status: str = "", after: str = "", limit: int = 50) -> list[Project]:
+    """Projects by name, searched by name/owner/description, filtered by tag; keyset-paginated."""
+    stmt = select(Project).order_by(Project.name).limit(min(max(limit, 1), 200))
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(Project.name.like(like), Project.owner.ilike(like), Project.description.ilike(like)))
+    if status:
+        stmt = stmt.where(Project.status == status)
+    if after:
+        stmt = stmt.where(Project.name > after)
+    projects = list(db.session.scalars(stmt))
+    if tag:  # tags are a JSON list; filtering in Python keeps this portable across databases
+        projects = [p for p in projects if tag in (p.tags or [])]
+    return projects
+
+
+def all_tags() -> list[str]:
+    return sorted({t for tags in db.session.scalars(select(Project.tags)) for t in tags or []})
+
+
+def effective(project: Project) -> dict:
+    """The execution settings a run of `project` gets: its own, else the server's."""
+    settings = _settings()
+    return {
+        "executor": project.executor or settings.executor,
+        "container": project.container or settings.docker_container,
+        "workdir": project.workdir or settings.workdir,
+        "start_command": project.start_command or settings.start_command,
+        "gpus_per_run": project.gpus_per_run,
+        "env": dict(project.env or {}),
+        "stop_signal": project.stop_signal,
+        "grace_seconds": project.grace_seconds,
+    }
+
+
+def resources(project: Project) -> list[dict]:
+    """Whether the project's dataset and config exist under the training dir."""
+    found = []
+    for key, label in (("dataset_name", "dataset"), ("training_yaml_name", "training config")):
+        value = getattr(project, key)
+        entry = {"field": key, "label": label, "path": value, "exists": False, "error": ""}
+        if not value:
+            entry["error"] = "not set"
+        else:
+            try:
+                entry["exists"] = resolve_under(_settings().training_dir, value, key).is_file()
+            except Invalid as error:
+                entry["error"] = error.message
+        found.append(entry)
+    return found
+
+
+def preview(fields: dict) -> Project:
+    """An unsaved project with `fields`, for checks like `resources` while a form is filled in."""
+    return Project(**{k: v for k, v in fields.items() if k in EDITABLE})

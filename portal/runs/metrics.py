@@ -1,0 +1,67 @@
+"""Metric points of runs: recording (from the supervisor or a pushing script) and chart series."""
+import math
+
+from sqlalchemy import func, insert, select
+
+from portal.errors import Invalid
+from portal.extensions import db
+from portal.runs.models import Metric, Run
+from portal.runs.services import get_run
+
+MAX_BATCH = 1000
+KEY_LENGTH = 100
+
+
+def record(run: Run, step: int | None, values: dict[str, float]) -> None:
+    """Add points for one step and keep the run's latest values (committed by the caller)."""
+    rows = [{"run_id": run.id, "key": key, "step": step if step is not None else (run.step or 0), "value": value}
+            for key, value in values.items() if math.isfinite(value)]
+    if rows:
+        db.session.execute(insert(Metric), rows)
+        run.last_metrics = {**(run.last_metrics or {}), **{r["key"]: r["value"] for r in rows}}
+
+
+def push(run_id: int, points: list[dict]) -> int:
+    """A training script's own points, batched like MLflow's log-batch: [{key, value, step}]."""
+    run = get_run(run_id)
+    if len(points) > MAX_BATCH:
+        raise Invalid(f"at most {MAX_BATCH} points per request")
+    by_step: dict[int | None, dict[str, float]] = {}
+    for point in points:
+        key = point["key"]
+        if not key or len(key) > KEY_LENGTH:
+            raise Invalid(f"metric key must be 1-{KEY_LENGTH} characters")
+        by_step.setdefault(point.get("step"), {})[key] = float(point["value"])
+    for step, values in by_step.items():
+        record(run, step, values)
+    db.session.commit()
+    return len(points)
+
+
+def keys(run_id: int) -> list[str]:
+    return list(db.session.scalars(select(Metric.key).filter_by(run_id=run_id).distinct().order_by(Metric.key)))
+
+
+def series(run_id: int, wanted: list[str], max_points: int = 2000) -> dict[str, dict]:
+    """Each key's points in step order, averaged into at most `max_points` step buckets in SQL."""
+    get_run(run_id)
+    max_points = max(10, min(max_points, 10000))
+    result = {}
+    for key in wanted or keys(run_id):
+        where = (Metric.run_id == run_id, Metric.key == key)
+        count, low, high = db.session.execute(
+            select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)).one()
+        if not count:
+            result[key] = {"steps": [], "values": [], "count": 0, "downsampled": False}
+            continue
+        if count <= max_points:
+            rows = db.session.execute(select(Metric.step, Metric.value).where(*where)
+                                      .order_by(Metric.step, Metric.id)).all()
+        else:
+            width = max(1, math.ceil((high - low + 1) / max_points))
+            bucket = (Metric.step - low) // width
+            rows = db.session.execute(select(func.min(Metric.step), func.avg(Metric.value)).where(*where)
+                                      .group_by(bucket).order_by(bucket)).all()
+        result[key] = {"steps": [r[0] for r in rows], "values": [float(r[1]) for r in rows],
+                       "count": count, "downsampled": count > max_points}
+    return result

@@ -1,0 +1,94 @@
+"""Training runs, their portal events (`logs`), metric points and artifacts."""
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.projects.models import Project
+from portal.timeutil import utcnow
+
+ACTIVE = ("queued", "starting", "running", "stopping")
+ENDED = ("succeeded", "failed", "cancelled", "lost")
+
+
+class Run(db.Model):
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("project_id", "number"), Index("ix_runs_status_id", "status", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status_reason: Mapped[str] = mapped_column(String(500), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[int | None]
+    total_steps: Mapped[int | None]
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
+    last_metrics: Mapped[dict] = mapped_column(JSON, default=dict)  # latest value of each key
+    # what was launched, frozen at creation so editing the project never changes a run
+    executor: Mapped[str] = mapped_column(String(16))
+    argv: Mapped[list] = mapped_column(JSON)
+    workdir: Mapped[str] = mapped_column(String(500))
+    container: Mapped[str | None] = mapped_column(String(200))
+    env: Mapped[dict] = mapped_column(JSON, default=dict)
+    output_dir: Mapped[str] = mapped_column(String(500))
+    gpu_count: Mapped[int] = mapped_column(default=0)
+    gpus: Mapped[list] = mapped_column(JSON, default=list)  # UUIDs held while active
+    stop_signal: Mapped[str] = mapped_column(String(16), default="SIGTERM")
+    grace_seconds: Mapped[int] = mapped_column(default=30)
+    # how the supervisor finds what it launched again after a restart
+    handle: Mapped[dict | None] = mapped_column(JSON)
+    exit_code: Mapped[int | None]
+    stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stop_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    output_bytes: Mapped[int] = mapped_column(default=0)  # bytes in the portal's output.log
+    parsed_bytes: Mapped[int] = mapped_column(default=0)  # of those, fed to the parser
+    trainer_log_bytes: Mapped[int] = mapped_column(default=0)  # of trainer_log.jsonl, parsed
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    project: Mapped[Project] = relationship(lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class RunLog(db.Model):
+    """A portal event of a run (queued, started, stop requested, exit code…)."""
+    __tablename__ = "logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Metric(db.Model):
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    step: Mapped[int | None]
+    value: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Artifact(db.Model):
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("run_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(1000))  # relative to the run's output dir
+    kind: Mapped[str] = mapped_column(String(32))  # checkpoint | weights | trainer_state
+    size: Mapped[int] = mapped_column(default=0)
+    modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,71 @@
+"""Run pages: all runs with status filters, and the live run page."""
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+
+from portal.extensions import htmx
+from portal.rendering import render
+from portal.runs import services
+from portal.runs.models import ACTIVE, ENDED
+
+bp = Blueprint("runs", __name__, url_prefix="/ui/runs")
+FILTERS = {"": None, "active": ",".join(ACTIVE), "ended": ",".join(ENDED), "failed": "failed,lost"}
+
+
+@bp.get("/")
+def index():
+    chosen = request.args.get("status", "")
+    found = services.list_runs(status=FILTERS.get(chosen, chosen) or None, before=request.args.get("before", type=int))
+    return render("runs/index.html", block="rows" if htmx.target == "run-rows" else None, runs=found,
+                  chosen=chosen, filters=FILTERS, live=any(r.active for r in found), section="runs")
+
+
+@bp.get("/<int:run_id>")
+def show(run_id: int):
+    run = services.get_run(run_id)
+    return render("runs/show.html", run=run, logs=services.list_logs(run_id, limit=500),
+                  artifacts=services.list_artifacts(run_id), section="runs")
+
+
+@bp.get("/<int:run_id>/status")
+def status(run_id: int):
+    """The status block alone: htmx polls it while the run is active."""
+    return render("runs/show.html", block="status", run=services.get_run(run_id))
+
+
+@bp.get("/<int:run_id>/events")
+def events(run_id: int):
+    return render("runs/show.html", block="events", run=services.get_run(run_id),
+                  logs=services.list_logs(run_id, limit=500))
+
+
+@bp.get("/<int:run_id>/artifacts")
+def artifacts(run_id: int):
+    return render("runs/show.html", block="artifacts", run=services.get_run(run_id),
+                  artifacts=services.list_artifacts(run_id))
+
+
+@bp.post("/<int:run_id>/stop")
+def stop(run_id: int):
+    run = services.request_stop(run_id, by=current_user.id)
+    if htmx:
+        return render("runs/show.html", block="status", run=run)
+    flash(f"Stopping run #{run.number}.", "info")
+    return redirect(url_for("runs.show", run_id=run_id))
+
+
+@bp.post("/<int:run_id>/rerun")
+def rerun(run_id: int):
+    run = services.rerun(run_id, created_by=current_user.id)
+    flash(f"Run #{run.number} queued.", "success")
+    return redirect(url_for("runs.show", run_id=run.id))
+
+
+@bp.post("/artifacts/<int:artifact_id>/tags")
+def tag_artifact(artifact_id: int):
+    artifact = services.set_artifact_tags(artifact_id, request.form.get("tags", "").split(","))
+    return render("runs/show.html", block="artifacts", run=services.get_run(artifact.run_id),
+                  artifacts=services.list_artifacts(artifact.run_id))
+
+
+bp.add_app_template_global(services.duration, "elapsed")
+bp.add_app_template_global(services.command_text, "command_text")

@@ -1,0 +1,277 @@
+"""Progress and metrics from training output, with no instrumentation of the training code.
+
+`OutputParser` reads a run's stdout+stderr: tqdm bars, Hugging Face Trainer dicts and JSON
+lines with a "step". `TrainerLogParser` reads LLaMA-Factory's `<output_dir>/trainer_log.jsonl`.
+Both take bytes cut anywhere (mid-line, mid-character) and keep the unfinished line until the
+next `feed`; `flush` parses it at the end of the stream.
+
+Which bar is the training bar (OutputParser): bars are told apart by their total. The first
+bar becomes the main bar. A bar with another total takes its place only when the main bar has
+finished (n == total) and no metrics were printed since it appeared. Loading and tokenizing
+bars run to 100% before training and print no metrics, so the training bar takes over from
+them; evaluation bars start while the training bar is unfinished, or (the final evaluation)
+after training printed its dicts, so they never move progress. Only main-bar Progress is
+emitted, and a redraw identical to the previous one is not repeated.
+"""
+import ast
+import json
+import math
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """`n` of `total` steps done; seconds left and steps per second when the source knows them."""
+
+    n: int
+    total: int
+    eta_seconds: float | None
+    rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Finite numeric values logged at `step` (None when no training step is known yet)."""
+
+    step: int | None
+    values: dict[str, float]
+
+
+Event = Progress | Metrics
+
+MAX_LINE = 1 << 20  # a longer line is neither a bar nor a metrics dict; it is dropped unread
+MAX_DICT = 8192  # Trainer dicts are a few hundred characters; bounds the cost of literal_eval
+_MARKERS = (b"%|", b"{'", b'{"')
+
+# tqdm's default r_bar: "| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]",
+# where rate_fmt is "5.00it/s" (any unit), "2.50s/it" below one step per second, or "?it/s".
+_BAR = re.compile(r"\d+%\|[^|]*\| *(?P<n>\d+)/(?P<total>\d+) *\[[\d:]+<(?P<eta>[\d:]+|\?),"
+                  r" *(?P<rate>\d+(?:\.\d+)?|\?)(?P<inverse>s/)?")
+# str(timedelta) as LLaMA-Factory writes it ("1 day, 2:03:04") and tqdm's "MM:SS" / "H:MM:SS".
+_DURATION = re.compile(r"(?:(\d+) days?, )?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)")
+# repr() of a float dict writes nan/inf bare, which literal_eval rejects; quoting them keeps
+# the rest of a diverged run's dict (the non-finite value itself is dropped like any string)
+_BARE_NONFINITE = re.compile(r"(?<=: )(-?(?:nan|inf))(?=[,}])")
+_JSON = json.JSONDecoder()
+_TRAINER_LOG_NAMES = {"loss": "loss", "eval_loss": "eval_loss", "predict_loss": "predict_loss",
+                      "reward": "reward", "accuracy": "accuracy", "lr": "learning_rate",
+                      "epoch": "epoch", "throughput": "throughput", "total_tokens": "total_tokens"}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in "MM:SS", "H:MM:SS" or "N day(s), H:MM:SS"; None for anything else."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        return None
+    days, hours, minutes, seconds = match.groups()
+    return int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _number(value: object, strings: bool) -> float | None:
+    """`value` as a finite float: ints and floats, and numeric strings when `strings`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, str) and not strings:
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _marked_segments(block: bytes) -> list[bytes]:
+    """The lines of `block` holding a marker, in stream order, found without visiting the rest."""
+    found: dict[int, int] = {}
+    for marker in _MARKERS:
+        pos = block.find(marker)
+        while pos >= 0:
+            start = block.rfind(b"\n", 0, pos) + 1
+            end = block.find(b"\n", pos)
+            end = len(block) if end < 0 else end
+            found[start] = end
+            pos = block.find(marker, end)
+    return [block[start:found[start]] for start in sorted(found)]
+
+
+def _trainer_dicts(text: str) -> list[dict[str, float]]:
+    """Values of the flat single-quoted dicts in `text`, as Trainer prints them.
+
+    Trainer logs are flat (numbers, or numeric strings in newer releases), so a dict holding
+    anything else (a config dump, a nested structure) is not a log and is skipped whole.
+    """
+    found = []
+    pos = 0
+    while (start := text.find("{'", pos)) >= 0:
+        end = text.find("}", start)
+        if end < 0:
+            break
+        pos = end + 1
+        if pos - start <= MAX_DICT and (parsed := _literal(text[start:pos])) is not None:
+            values = {k: n for k, v in parsed.items() if (n := _number(v, strings=True)) is not None}
+            if values:
+                found.append(values)
+    return found
+
+
+def _literal(source: str) -> dict | None:
+    """A flat str-keyed dict of numbers and strings, read with literal_eval (never eval)."""
+    if "nan" in source or "inf" in source:
+        source = _BARE_NONFINITE.sub(r"'\1'", source)
+    try:
+        parsed = ast.literal_eval(source)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    flat = isinstance(parsed, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float, str)) and not isinstance(v, bool)
+        for k, v in parsed.items())
+    return parsed if flat else None
+
+
+def _json_metrics(text: str) -> list[Metrics]:
+    """Metrics of the JSON objects in `text` that carry an integer "step"; numbers only."""
+    found = []
+    pos = 0
+    while (start := text.find('{"', pos)) >= 0:
+        try:
+            record, pos = _JSON.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            pos = start + 2
+            continue
+        if isinstance(record, dict) and _is_count(step := record.get("step")):
+            values = {k: n for k, v in record.items()
+                      if k != "step" and (n := _number(v, strings=False)) is not None}
+            if values:
+                found.append(Metrics(step, values))
+    return found
+
+
+class _LineStream:
+    """Cuts a byte stream at \\r and \\n and hands complete lines to `_parse` in blocks."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self._skipping = False  # inside a line longer than MAX_LINE, until its end
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Events of the lines completed by `data`; an unfinished last line waits for more."""
+        data = self._tail + data
+        if b"\r" in data:
+            # tqdm redraws with \r: one separator lets the block scans below use a single byte
+            data = data.replace(b"\r", b"\n")
+        if self._skipping:
+            end = data.find(b"\n")
+            if end < 0:
+                self._tail = b""
+                return []
+            data, self._skipping = data[end + 1:], False
+        cut = data.rfind(b"\n")
+        block, self._tail = (data[:cut], data[cut + 1:]) if cut >= 0 else (b"", data)
+        if len(self._tail) > MAX_LINE:
+            self._tail, self._skipping = b"", True
+        return self._parse(block) if block else []
+
+    def flush(self) -> list[Event]:
+        """Events of the unfinished last line, at the end of the stream."""
+        tail, skipping = self._tail, self._skipping
+        self._tail, self._skipping = b"", False
+        return self._parse(tail) if tail and not skipping else []
+
+    def _parse(self, block: bytes) -> list[Event]:
+        raise NotImplementedError
+
+
+class OutputParser(_LineStream):
+    """Progress of the training bar and metrics from a run's combined stdout and stderr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._total: int | None = None  # the main bar's total
+        self._n = 0
+        self._locked = False  # metrics appeared while a main bar existed: it stays main
+        self._last: Progress | None = None
+
+    def _parse(self, block: bytes) -> list[Event]:
+        events: list[Event] = []
+        for segment in _marked_segments(block):
+            text = segment.decode("utf-8", "replace")
+            if "%|" in text:
+                for match in _BAR.finditer(text):
+                    self._bar(match, events)
+            if "{'" in text:
+                for values in _trainer_dicts(text):
+                    # Trainer prints a dict right after the bar reached its step; a bar throttled
+                    # by tqdm's mininterval can lag, so with sub-0.1 s steps this may be early
+                    self._metrics(Metrics(self._n if self._total is not None else None, values), events)
+            if '{"' in text and '"step"' in text:
+                for metrics in _json_metrics(text):
+                    self._metrics(metrics, events)
+        return events
+
+    def _bar(self, match: re.Match, events: list[Event]) -> None:
+        n, total = int(match["n"]), int(match["total"])
+        if total == 0:
+            return
+        if total != self._total:
+            if self._total is not None and (self._locked or self._n < self._total):
+                return
+            self._total = total
+        self._n = n
+        rate = None if match["rate"] == "?" else float(match["rate"])
+        if rate is not None and match["inverse"]:
+            rate = 1 / rate if rate > 0 else None
+        progress = Progress(n, total, None if match["eta"] == "?" else parse_duration(match["eta"]), rate)
+        if progress != self._last:
+            self._last = progress
+            events.append(progress)
+
+    def _metrics(self, metrics: Metrics, events: list[Event]) -> None:
+        if self._total is not None:
+            self._locked = True
+        events.append(metrics)
+
+
+class TrainerLogParser(_LineStream):
+    """Progress and metrics from LLaMA-Factory's trainer_log.jsonl.
+
+    A resumed run appends again from its checkpoint's step, replaying lines already read.
+    A line is emitted only if its step is beyond every line seen with the same set of metric
+    names: keying on the step alone would drop the evaluation line LLaMA-Factory writes at the
+    same step as a training line, and a high-water mark per kind needs no per-step memory.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._high: dict[frozenset[str], int] = {}
+        self._last: Progress | None = None
+
+    def _parse(self, block: bytes) -> list[Event]:
+        events: list[Event] = []
+        for line in block.split(b"\n"):
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if not isinstance(record, dict) or not _is_count(step := record.get("current_steps")):
+                continue
+            values = {name: n for key, name in _TRAINER_LOG_NAMES.items()
+                      if (n := _number(record.get(key), strings=False)) is not None}
+            kind = frozenset(values)
+            if step <= self._high.get(kind, -1):
+                continue
+            self._high[kind] = step
+            total, remaining = record.get("total_steps"), record.get("remaining_time")
+            if _is_count(total) and total > 0:
+                eta = parse_duration(remaining) if isinstance(remaining, str) else None
+                progress = Progress(step, total, eta, None)
+                if progress != self._last:
+                    self._last = progress
+                    events.append(progress)
+            if values:
+                events.append(Metrics(step, values))
+        return events
