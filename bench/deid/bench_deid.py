@@ -106,14 +106,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=5.0, help="corpus size in MB (UTF-8)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of our engine (median)")
+    parser.add_argument("--share", type=float, default=0.2, help="share of sentences with an entity or trap")
     parser.add_argument("--presidio-mb", type=float, default=0.5, help="slice given to Presidio")
     parser.add_argument("--person-texts", type=int, default=2000, help="texts for the PERSON run")
     args = parser.parse_args()
 
-    documents, truth, traps = build(args.mb)
+    documents, truth, traps = build(args.mb, share=args.share)
     size = megabytes(documents)
-    print(f"corpus: {len(documents)} texts, {size:.2f} MB, "
-          f"{sum(map(len, truth))} entities, {sum(map(len, traps))} traps")
+    found_count = sum(map(len, truth)) + sum(map(len, traps))
+    print(f"corpus: {len(documents)} texts, {size:.2f} MB, {sum(map(len, truth))} entities, "
+          f"{sum(map(len, traps))} traps (one per {size * 1e6 / found_count:.0f} bytes)")
 
     default = Deidentifier(builtin_policies()["default"], b"bench-secret")
     ours_seconds, _ = timed(lambda: run_ours(default, documents), args.runs)
