@@ -5,7 +5,7 @@ from jinja2_fragments.flask import render_block
 from portal.extensions import htmx
 
 
-def render(template: str, block: str | None = None, status: int = 200, **context):
+def render(template: str, block: str | None = None, http_status: int = 200, **context):
     """Render `template`, or only its `block` for an htmx request.
 
     History-restore requests want the whole page even though htmx sends them, and the
@@ -15,6 +15,6 @@ def render(template: str, block: str | None = None, status: int = 200, **context
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)
-    response = make_response(body, status)
+    response = make_response(body, http_status)
     response.vary.add("HX-Request")
     return response

@@ -24,7 +24,7 @@ def login():
             user = services.authenticate(form.username.data, form.password.data)
         except PortalError as error:
             form.password.errors.append(error.message)
-            return render("auth/login.html", form=form, status=401)
+            return render("auth/login.html", form=form, http_status=401)
         login_user(user, remember=form.remember.data)
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
     return render("auth/login.html", form=form)
@@ -50,7 +50,7 @@ def setup():
             user = services.create_first_admin(form.username.data, form.password.data)
         except PortalError as error:
             form.username.errors.append(error.message)
-            return render("auth/setup.html", form=form, status=400)
+            return render("auth/setup.html", form=form, http_status=400)
         login_user(user)
         flash(f"Welcome, {user.username}. You are the administrator.", "success")
         return redirect(url_for("dashboard.index"))
@@ -91,7 +91,7 @@ def users():
         except PortalError as error:
             form.username.errors.append(error.message)
     return render("auth/users.html", form=form, users=services.list_users(),
-                  status=400 if form.errors else 200)
+                  http_status=400 if form.errors else 200)
 
 
 @bp.post("/ui/admin/users/<int:user_id>")

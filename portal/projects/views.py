@@ -32,7 +32,7 @@ def _training_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
 def _form_page(form, project=None, status=200):
     return render("projects/form.html", block="form", form=form, project=project, section="projects",
                   dataset_files=_training_files("datasets", (".jsonl", ".json", ".csv", ".parquet")),
-                  config_files=_training_files("configs", (".yaml", ".yml")), status=status)
+                  config_files=_training_files("configs", (".yaml", ".yml")), http_status=status)
 
 
 @bp.get("/")

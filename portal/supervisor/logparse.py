@@ -42,12 +42,12 @@ Event = Progress | Metrics
 
 MAX_LINE = 1 << 20  # a longer line is neither a bar nor a metrics dict; it is dropped unread
 MAX_DICT = 8192  # Trainer dicts are a few hundred characters; bounds the cost of literal_eval
-_MARKERS = (b"%|", b"{'", b'{"')
+_DICT_OPENERS = (b"{'", b'{"')
 
-# tqdm's default r_bar: "| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]",
-# where rate_fmt is "5.00it/s" (any unit), "2.50s/it" below one step per second, or "?it/s".
-_BAR = re.compile(r"\d+%\|[^|]*\| *(?P<n>\d+)/(?P<total>\d+) *\[[\d:]+<(?P<eta>[\d:]+|\?),"
-                  r" *(?P<rate>\d+(?:\.\d+)?|\?)(?P<inverse>s/)?")
+# tqdm's default format, "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining},
+# {rate_fmt}{postfix}]", where rate_fmt is "5.00it/s" (any unit), "2.50s/it" below one step per
+# second, or "?it/s". Matched on bytes from the "%|", so a bar costs no decoding.
+_BAR = re.compile(rb"%\|[^|\n]*\| *(\d+)/(\d+) *\[\d+(?::\d+)+<(\d+(?::\d+)+|\?), *(\d+(?:\.\d+)?|\?)(s/)?")
 # str(timedelta) as LLaMA-Factory writes it ("1 day, 2:03:04") and tqdm's "MM:SS" / "H:MM:SS".
 _DURATION = re.compile(r"(?:(\d+) days?, )?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)")
 # repr() of a float dict writes nan/inf bare, which literal_eval rejects; quoting them keeps
@@ -85,18 +85,32 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _marked_segments(block: bytes) -> list[bytes]:
-    """The lines of `block` holding a marker, in stream order, found without visiting the rest."""
-    found: dict[int, int] = {}
-    for marker in _MARKERS:
-        pos = block.find(marker)
-        while pos >= 0:
-            start = block.rfind(b"\n", 0, pos) + 1
-            end = block.find(b"\n", pos)
-            end = len(block) if end < 0 else end
-            found[start] = end
-            pos = block.find(marker, end)
-    return [block[start:found[start]] for start in sorted(found)]
+def _clock(value: bytes) -> float:
+    """Seconds in tqdm's "MM:SS" or "H:MM:SS"."""
+    seconds = 0
+    for part in value.split(b":"):
+        seconds = seconds * 60 + int(part)
+    return float(seconds)
+
+
+def _markers(block: bytes) -> list[int]:
+    """Offsets of every "%|" and of every "{" opening a quoted key, in stream order.
+
+    Single-byte and rare-byte searches run at memchr speed, so lines with no marker cost
+    nothing in Python; "{" is searched alone because the quotes after it are common bytes.
+    """
+    found = []
+    pos = block.find(b"%|")
+    while pos >= 0:
+        found.append(pos)
+        pos = block.find(b"%|", pos + 2)
+    pos = block.find(b"{")
+    while pos >= 0:
+        if block.startswith(_DICT_OPENERS, pos):
+            found.append(pos)
+        pos = block.find(b"{", pos + 1)
+    found.sort()
+    return found
 
 
 def _trainer_dicts(text: str) -> list[dict[str, float]]:
@@ -198,23 +212,29 @@ class OutputParser(_LineStream):
 
     def _parse(self, block: bytes) -> list[Event]:
         events: list[Event] = []
-        for segment in _marked_segments(block):
-            text = segment.decode("utf-8", "replace")
-            if "%|" in text:
-                for match in _BAR.finditer(text):
+        read_to = 0  # the dicts of a line are read together, up to its end
+        for pos in _markers(block):
+            if block[pos] == ord("%"):
+                if match := _BAR.match(block, pos):
                     self._bar(match, events)
-            if "{'" in text:
-                for values in _trainer_dicts(text):
+            elif pos >= read_to:
+                read_to = block.find(b"\n", pos)
+                read_to = len(block) if read_to < 0 else read_to
+                text = block[pos:read_to].decode("utf-8", "replace")
+                if "{'" in text:
                     # Trainer prints a dict right after the bar reached its step; a bar throttled
                     # by tqdm's mininterval can lag, so with sub-0.1 s steps this may be early
-                    self._metrics(Metrics(self._n if self._total is not None else None, values), events)
-            if '{"' in text and '"step"' in text:
-                for metrics in _json_metrics(text):
-                    self._metrics(metrics, events)
+                    step = self._n if self._total is not None else None
+                    for values in _trainer_dicts(text):
+                        self._metrics(Metrics(step, values), events)
+                if '{"' in text and '"step"' in text:
+                    for metrics in _json_metrics(text):
+                        self._metrics(metrics, events)
         return events
 
     def _bar(self, match: re.Match, events: list[Event]) -> None:
-        n, total = int(match["n"]), int(match["total"])
+        n, total, eta, rate, inverse = match.groups()
+        n, total = int(n), int(total)
         if total == 0:
             return
         if total != self._total:
@@ -222,10 +242,10 @@ class OutputParser(_LineStream):
                 return
             self._total = total
         self._n = n
-        rate = None if match["rate"] == "?" else float(match["rate"])
-        if rate is not None and match["inverse"]:
+        rate = None if rate == b"?" else float(rate)
+        if rate is not None and inverse:
             rate = 1 / rate if rate > 0 else None
-        progress = Progress(n, total, None if match["eta"] == "?" else parse_duration(match["eta"]), rate)
+        progress = Progress(n, total, None if eta == b"?" else _clock(eta), rate)
         if progress != self._last:
             self._last = progress
             events.append(progress)
