@@ -88,7 +88,8 @@ class Console:
         sys.stderr.flush()
         self.bar = ""
 
-    def write(self, text: str, stream=sys.stdout) -> None:
+    def write(self, text: str, stream=None) -> None:
+        stream = stream or sys.stdout
         if self.bar:
             sys.stderr.write("\r" + " " * len(self.bar) + "\r")
             sys.stderr.flush()
@@ -165,7 +166,6 @@ class Run:
                      f"Instantaneous batch size per device = {self.batch:,}",
                      f"Total optimization steps = {self.total:,}"):
             sys.stderr.write(f"  {line}\n")
-        self.start = time.monotonic()
         self.console.draw(format_bar(0, self.total, 0))
         while self.step < self.total and wait(self.step_seconds):
             self.train_step()

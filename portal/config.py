@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-EXECUTORS = ("local",)  # the docker and slurm issues add theirs
+EXECUTORS = ("local", "docker")  # the slurm issue adds its own
 _FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")
 _UNITS = {"GiB": 1024**3, "GB": 1000**3, "MiB": 1024**2, "MB": 1000**2}
 
@@ -34,6 +34,8 @@ class Settings:
     embedded_supervisor: bool
     executor: str
     docker_container: str
+    docker_run_dir: str
+    docker_run_dir_host: Path | None
     workdir: str
     start_command: str
     fake_gpus: tuple[int, int] | None  # (count, bytes of memory each)
@@ -85,6 +87,12 @@ def _bind(raw: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"PORTAL_BIND must be HOST:PORT (e.g. 127.0.0.1:8000), got {raw!r}")
     return raw
+
+
+def _absolute(name: str, raw: str) -> str:
+    if not raw.startswith("/"):
+        raise ConfigError(f"{name} must be an absolute path, got {raw!r}")
+    return raw.rstrip("/") or "/"
 
 
 def _fake_gpus(raw: str) -> tuple[int, int] | None:
@@ -156,6 +164,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         embedded_supervisor=_bool("PORTAL_EMBEDDED_SUPERVISOR", get("PORTAL_EMBEDDED_SUPERVISOR", "on")),
         executor=executor,
         docker_container=get("PORTAL_DOCKER_CONTAINER", "qwen2.5-14b-instruct_xpytorch_full_sft"),
+        docker_run_dir=_absolute("PORTAL_DOCKER_RUN_DIR", get("PORTAL_DOCKER_RUN_DIR", "/tmp/portal-runs")),
+        docker_run_dir_host=Path(get("PORTAL_DOCKER_RUN_DIR_HOST")).resolve()
+        if get("PORTAL_DOCKER_RUN_DIR_HOST") else None,
         workdir=get("PORTAL_WORKDIR", "KTIP_Release_2.1.0/train/llm"),
         start_command=_start_command(get("PORTAL_START_COMMAND", "bash run_train_full_sft.sh {config}")),
         fake_gpus=_fake_gpus(get("PORTAL_FAKE_GPUS")),

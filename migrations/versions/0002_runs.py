@@ -2,7 +2,7 @@
 
 Revision ID: 0002_runs
 Revises: 0001_foundation
-Create Date: 2026-11-27 02:41:41.797185
+Create Date: 2026-11-27 02:47:55.684210
 
 """
 from alembic import op
@@ -61,6 +61,7 @@ def upgrade():
     sa.Column('container', sa.String(length=200), nullable=True),
     sa.Column('env', sa.JSON(), nullable=False),
     sa.Column('output_dir', sa.String(length=500), nullable=False),
+    sa.Column('folder', sa.String(length=64), nullable=False),
     sa.Column('gpu_count', sa.Integer(), nullable=False),
     sa.Column('gpus', sa.JSON(), nullable=False),
     sa.Column('stop_signal', sa.String(length=16), nullable=False),

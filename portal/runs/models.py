@@ -33,6 +33,9 @@ class Run(db.Model):
     container: Mapped[str | None] = mapped_column(String(200))
     env: Mapped[dict] = mapped_column(JSON, default=dict)
     output_dir: Mapped[str] = mapped_column(String(500))
+    # the run's folder name (portal data dir, and run root in a container): unique even when
+    # a database is reset or two portals share a container, so no run appends to another's files
+    folder: Mapped[str] = mapped_column(String(64), default="")
     gpu_count: Mapped[int] = mapped_column(default=0)
     gpus: Mapped[list] = mapped_column(JSON, default=list)  # UUIDs held while active
     stop_signal: Mapped[str] = mapped_column(String(16), default="SIGTERM")

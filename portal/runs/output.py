@@ -21,7 +21,7 @@ def _utf8_cut(data: bytes) -> int:
 
 
 def output_path(run: Run):
-    return run_folder(run.id) / "output.log"
+    return run_folder(run) / "output.log"
 
 
 def read(run: Run, offset: int, limit: int = PAGE) -> dict:

@@ -3,6 +3,7 @@
 The supervisor (`portal/runs/supervise.py`) makes the changes that come from the world.
 """
 import os
+import secrets
 import shlex
 
 from flask import current_app
@@ -24,9 +25,9 @@ def _settings():
     return current_app.config["PORTAL"]
 
 
-def run_folder(run_id: int):
-    """The portal's folder of a run: output.log, exit_code, pid."""
-    return _settings().data_dir / "runs" / str(run_id)
+def run_folder(run: Run):
+    """The portal's folder of a run: output.log (and, for local runs, pid and exit_code)."""
+    return _settings().data_dir / "runs" / run.folder
 
 
 def log_event(run: Run, message: str, level: str = "info") -> None:
@@ -82,8 +83,9 @@ def _frozen(run_settings: dict) -> dict:
 def _render(run: Run, project, run_settings: dict) -> None:
     """Fill the run's argv, working and output directories from the project's settings."""
     training = _settings().training_dir
+    run.folder = f"{run.id}-{secrets.token_hex(4)}"
     if run.executor == "docker":
-        run.output_dir = f"/tmp/portal-runs/{run.id}/output"
+        run.output_dir = f"{_settings().docker_run_dir}/{run.folder}/output"
         run.workdir = run_settings["workdir"]
     else:
         run.output_dir = str(training / "outputs" / project.name / f"run-{run.number}")

@@ -50,7 +50,8 @@ def _apply(run: Run, events) -> None:
     for event in events:
         if isinstance(event, Progress) and event.total:
             run.step, run.total_steps = event.n, event.total
-            run.progress = min(1.0, max(run.progress, 0.05, event.n / event.total))
+            # the parser hands over from loading bars to the training bar, so the latest bar wins
+            run.progress = min(1.0, max(0.05, event.n / event.total))
             run.eta_seconds = event.eta_seconds
         elif isinstance(event, Metrics):
             metrics.record(run, event.step, event.values)
@@ -62,7 +63,7 @@ def _ingest(run: Run, followed: Followed, final: bool = False) -> bool:
     While the run goes, only whole lines are parsed; `final` also takes a last unterminated one.
     """
     executor = executors.get(run.executor)
-    host_log = run_folder(run.id) / "output.log"
+    host_log = run_folder(run) / "output.log"
     if run.executor == "local":
         run.output_bytes = host_log.stat().st_size if host_log.exists() else 0
     else:
@@ -152,8 +153,8 @@ def follow(run: Run, state: RunsState) -> None:
 
 def _launch(run: Run) -> None:
     executor = executors.get(run.executor)
-    spec = LaunchSpec(run_id=run.id, argv=list(run.argv), workdir=run.workdir, env=launch_env(run),
-                      output_dir=run.output_dir, container=run.container)
+    spec = LaunchSpec(run_id=run.id, folder=run.folder, argv=list(run.argv), workdir=run.workdir,
+                      env=launch_env(run), output_dir=run.output_dir, container=run.container)
     try:
         run.handle = executor.launch(spec)
     except LaunchError as error:

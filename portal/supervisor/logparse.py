@@ -7,11 +7,11 @@ next `feed`; `flush` parses it at the end of the stream.
 
 Which bar is the training bar (OutputParser): bars are told apart by their total. The first
 bar becomes the main bar. A bar with another total takes its place only when the main bar has
-finished (n == total) and no metrics were printed since it appeared. Loading and tokenizing
-bars run to 100% before training and print no metrics, so the training bar takes over from
-them; evaluation bars start while the training bar is unfinished, or (the final evaluation)
-after training printed its dicts, so they never move progress. Only main-bar Progress is
-emitted, and a redraw identical to the previous one is not repeated.
+finished (n == total), and never once metrics have been printed while a main bar was unfinished
+(that is training, so its bar stays main). Loading and tokenizing bars run to 100% before
+training, so the training bar takes over from them; evaluation bars start while the training
+bar is unfinished, or (the final evaluation) after training printed its dicts, so they never
+move progress. Only main-bar Progress is emitted; a redraw identical to the last is not repeated.
 """
 import ast
 import json
@@ -207,7 +207,7 @@ class OutputParser(_LineStream):
         super().__init__()
         self._total: int | None = None  # the main bar's total
         self._n = 0
-        self._locked = False  # metrics appeared while a main bar existed: it stays main
+        self._locked = False  # metrics appeared while the main bar ran: it is the training bar
         self._last: Progress | None = None
 
     def _parse(self, block: bytes) -> list[Event]:
@@ -251,7 +251,8 @@ class OutputParser(_LineStream):
             events.append(progress)
 
     def _metrics(self, metrics: Metrics, events: list[Event]) -> None:
-        if self._total is not None:
+        # not on a finished bar: a dict printed after a loading bar must not pin progress to it
+        if self._total is not None and self._n < self._total:
             self._locked = True
         events.append(metrics)
 

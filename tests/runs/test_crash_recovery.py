@@ -54,6 +54,14 @@ def procs():
             proc.wait()
 
 
+def folder(app, run_id) -> Path:
+    from portal.extensions import db
+    from portal.runs.models import Run
+
+    with app.app_context():
+        return Path(app.config["PORTAL"].data_dir, "runs", db.session.get(Run, run_id).folder)
+
+
 def get(client, headers, run_id):
     return client.get(f"/v1/runs/{run_id}", headers=headers).get_json()
 
@@ -72,7 +80,7 @@ def test_supervisor_crash_mid_run_loses_and_repeats_nothing(app, client, token, 
     procs.append(supervisor_process(app))
     done = wait_for(lambda: (r := get(client, h, run["id"]))["status"] in ("succeeded", "failed", "lost") and r, 60)
     assert done["status"] == "succeeded" and done["exit_code"] == 0
-    output = Path(app.config["PORTAL"].data_dir, "runs", str(run["id"]), "output.log").read_text()
+    output = (folder(app, run["id"]) / "output.log").read_text()
     assert [line for line in output.splitlines() if line.startswith("line")] == [f"line {i}" for i in range(40)]
     series = client.get(f"/v1/runs/{run['id']}/metrics?keys=loss", headers=h).get_json()["series"]["loss"]
     assert sorted(series["values"]) == [1.0 + i for i in range(40)]  # each point once
@@ -88,7 +96,7 @@ def test_run_that_ended_while_no_supervisor_ran_gets_its_real_exit_code(app, cli
     procs.append(first := supervisor_process(app))
     wait_for(lambda: get(client, h, run["id"])["status"] == "running")
     os.killpg(first.pid, signal.SIGKILL)
-    exit_file = Path(app.config["PORTAL"].data_dir, "runs", str(run["id"]), "exit_code")
+    exit_file = folder(app, run["id"]) / "exit_code"
     wait_for(exit_file.exists, 20)
     procs.append(supervisor_process(app))
     done = wait_for(lambda: (r := get(client, h, run["id"]))["status"] != "running" and r, 30)
@@ -103,7 +111,7 @@ def test_run_whose_process_vanished_is_lost(app, client, token, training, procs)
     procs.append(first := supervisor_process(app))
     wait_for(lambda: get(client, h, run["id"])["status"] == "running")
     os.killpg(first.pid, signal.SIGKILL)
-    pid = int(Path(app.config["PORTAL"].data_dir, "runs", str(run["id"]), "pid").read_text())
+    pid = int((folder(app, run["id"]) / "pid").read_text())
     os.killpg(pid, signal.SIGKILL)  # the run dies with no exit record
     procs.append(supervisor_process(app))
     done = wait_for(lambda: (r := get(client, h, run["id"]))["status"] != "running" and r, 30)

@@ -129,7 +129,8 @@ def test_loading_bars_that_finish_before_training_give_way_to_the_training_bar()
     text = ("Loading checkpoint shards:   0%|          | 0/4 [00:00<?, ?it/s]"
             "\rLoading checkpoint shards: 100%|██████████| 4/4 [00:06<00:00,  1.52s/it]\n"
             "Running tokenizer on dataset (num_proc=16):   0%|          | 0/5000 [00:00<?, ? examples/s]"
-            "\rRunning tokenizer on dataset (num_proc=16): 100%|██████████| 5000/5000 [00:03<00:00, 1409.82 examples/s]\n"
+            "\rRunning tokenizer on dataset (num_proc=16): 100%|██████████| 5000/5000 "
+            "[00:03<00:00, 1409.82 examples/s]\n"
             "  0%|          | 0/1000 [00:00<?, ?it/s]\r  0%|          | 1/1000 [00:03<55:00,  3.30s/it]\n"
             "{'loss': 2.1031, 'learning_rate': 1e-06, 'epoch': 0.0}\n"
             "Loading checkpoint shards:   0%|          | 0/4 [00:00<?, ?it/s]\n"  # training runs: ignored
@@ -139,12 +140,23 @@ def test_loading_bars_that_finish_before_training_give_way_to_the_training_bar()
     assert metrics(events) == [Metrics(1, {"loss": 2.1031, "learning_rate": 1e-06, "epoch": 0.0})]
 
 
-def test_a_finished_bar_with_metrics_is_not_replaced_by_the_final_evaluation():
-    text = ("100%|██████████| 50/50 [02:00<00:00,  2.40s/it]\n"
+def test_a_training_bar_that_printed_metrics_is_not_replaced_by_the_final_evaluation():
+    text = (" 50%|█████     | 25/50 [01:00<01:00,  2.40s/it]\n"
+            "{'loss': 1.61, 'learning_rate': 5e-05, 'epoch': 1.5}\n"
+            "100%|██████████| 50/50 [02:00<00:00,  2.40s/it]\n"
             "{'train_runtime': 120.5, 'train_samples_per_second': 8.3, 'train_steps_per_second': 1.04, "
             "'train_loss': 1.52, 'epoch': 3.0}\n"
-            "  0%|          | 0/25 [00:00<?, ?it/s]\n")
-    assert progress(events_of(text)) == [(50, 50)]
+            "  0%|          | 0/25 [00:00<?, ?it/s]\r100%|██████████| 25/25 [00:02<00:00, 11.2it/s]\n")
+    assert progress(events_of(text)) == [(25, 50), (50, 50)]
+
+
+def test_a_dict_printed_after_a_loading_bar_does_not_pin_progress_to_it():
+    text = ("Loading checkpoint shards: 100%|██████████| 4/4 [00:06<00:00,  1.52s/it]\n"
+            "{'trainable_params': 4399104, 'all_params': 498431872}\n"
+            "  0%|          | 0/1000 [00:00<?, ?it/s]\n")
+    events = events_of(text)
+    assert progress(events) == [(4, 4), (0, 1000)]
+    assert metrics(events) == [Metrics(4, {"trainable_params": 4399104.0, "all_params": 498431872.0})]
 
 
 @pytest.mark.parametrize("line, values", [
@@ -306,7 +318,8 @@ def test_trainer_log_lines():
 def test_trainer_log_of_a_resumed_run_is_not_counted_twice():
     def line(step, loss):
         return (f'{{"current_steps": {step}, "total_steps": 40, "loss": {loss}, "lr": 5e-05, "epoch": {step / 20}, '
-                f'"percentage": {step * 2.5}, "elapsed_time": "0:00:{step:02d}", "remaining_time": "1 day, 2:03:04"}}\n')
+                f'"percentage": {step * 2.5}, "elapsed_time": "0:00:{step:02d}", '
+                '"remaining_time": "1 day, 2:03:04"}\n')
 
     first = line(10, 1.75) + line(20, 1.5) + line(30, 1.25)
     resumed = line(20, 1.52) + line(30, 1.27) + line(40, 0.9)  # resumed from checkpoint-10 after a crash

@@ -1,4 +1,4 @@
-"""Executors by name; each is built once per supervisor process."""
+"""Executors by name; each is built once per set of settings."""
 from functools import lru_cache
 
 from flask import current_app
@@ -7,17 +7,16 @@ from portal.supervisor.executors.base import Executor
 
 
 @lru_cache(maxsize=None)
-def _build(name: str, runs_dir: str) -> Executor:
-    from pathlib import Path
-
+def _build(name: str, settings) -> Executor:
     if name == "local":
         from portal.supervisor.executors.local import LocalExecutor
-        return LocalExecutor(Path(runs_dir))
+        return LocalExecutor(settings.data_dir / "runs")
     if name == "docker":
         from portal.supervisor.executors.docker import DockerExecutor
-        return DockerExecutor()
+        host = str(settings.docker_run_dir_host) if settings.docker_run_dir_host else None
+        return DockerExecutor(settings.docker_run_dir, host)
     raise ValueError(f"unknown executor {name!r}")
 
 
 def get(name: str) -> Executor:
-    return _build(name, str(current_app.config["PORTAL"].data_dir / "runs"))
+    return _build(name, current_app.config["PORTAL"])

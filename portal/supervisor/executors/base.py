@@ -32,6 +32,7 @@ class LaunchError(Exception):
 @dataclass(frozen=True)
 class LaunchSpec:
     run_id: int
+    folder: str  # the run's folder name, unique across databases
     argv: list[str]
     workdir: str
     env: dict[str, str]

@@ -40,11 +40,8 @@ class LocalExecutor(Executor):
         self.name = "local"
         self.runs_dir = runs_dir
 
-    def run_dir(self, run_id: int) -> Path:
-        return self.runs_dir / str(run_id)
-
     def launch(self, spec: LaunchSpec) -> dict:
-        run_dir = self.run_dir(spec.run_id)
+        run_dir = self.runs_dir / spec.folder
         run_dir.mkdir(parents=True, exist_ok=True)
         Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
         if not Path(spec.workdir).is_dir():

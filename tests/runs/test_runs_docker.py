@@ -1,0 +1,128 @@
+"""Runs in a real container with `docker exec` (the one `scripts/services` starts)."""
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.runs.conftest import make_project, start
+from tests.runs.test_crash_recovery import supervisor_process, wait_for
+from tests.support import require
+
+TRAIN = ("import sys, time, os\n"
+         "out = sys.argv[1]\n"
+         "for i in range(1, 6):\n"
+         "    sys.stderr.write(f'\\r{i*20:3d}%|##   | {i}/5 [00:0{i}<00:01,  5.00it/s]'); sys.stderr.flush()\n"
+         "    print({'loss': 1.0 / i, 'epoch': i / 5}, flush=True)\n"
+         "    time.sleep(0.05)\n"
+         "os.makedirs(out + '/checkpoint-5', exist_ok=True)\n"
+         "open(out + '/checkpoint-5/adapter_model.safetensors', 'wb').write(b'w' * 64)\n"
+         "print('cwd', os.getcwd(), 'cuda', repr(os.environ.get('CUDA_VISIBLE_DEVICES')), flush=True)\n")
+
+
+@pytest.fixture
+def container():
+    return require("docker")
+
+
+@pytest.fixture
+def app_config(app_config, container):
+    return {**app_config, "PORTAL_DOCKER_CONTAINER": container}
+
+
+def docker_project(client, headers, command, **fields):
+    return make_project(client, headers, executor="docker", workdir="/tmp", start_command=command, **fields)
+
+
+def python_c(code: str) -> str:
+    """A start command running `code` with python3 in the container, as one argv element."""
+    return "python3 -c " + "'" + code.replace("'", "'\"'\"'").replace("{", "{{").replace("}", "}}") + "'"
+
+
+def test_a_docker_run_succeeds_with_output_metrics_and_artifacts(client, token, training, ticker, container):
+    h = token["operator"]
+    docker_project(client, h, python_c(TRAIN) + " {output_dir}")
+    run = start(client, h)
+    assert run["executor"] == "docker" and run["container"] == container
+    done = ticker.until(run["id"], "succeeded", timeout=60)
+    assert done["exit_code"] == 0 and done["step"] == 5 and done["metrics"]["loss"] == 0.2
+    text = client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"]
+    assert "cwd /tmp cuda ''" in text
+    artifacts = client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()
+    assert [(a["path"], a["size"]) for a in artifacts] == [("checkpoint-5", 64)]
+    events = [e["message"] for e in client.get(f"/v1/runs/{run['id']}/logs", headers=h).get_json()["items"]]
+    assert events[1].startswith(f"started in container {container}")
+
+
+def test_nonzero_exit_in_the_container_is_failed(client, token, training, ticker):
+    docker_project(client, token["operator"], python_c("import sys; sys.exit(7)"))
+    done = ticker.until(start(client, token["operator"])["id"], "failed", timeout=60)
+    assert done["exit_code"] == 7
+
+
+def test_missing_container_fails_clearly(client, token, training, ticker):
+    h = token["operator"]
+    docker_project(client, h, "true", container="no-such-container-xyz")
+    run = start(client, h)
+    ticker.until(run["id"], "failed")
+    events = client.get(f"/v1/runs/{run['id']}/logs", headers=h).get_json()["items"]
+    assert events[-1]["message"] == "failed to start: container no-such-container-xyz does not exist"
+
+
+def test_stopped_container_fails_clearly(client, token, training, ticker, container):
+    import docker
+
+    api = docker.from_env()
+    image = api.containers.get(container).image
+    stopped = api.containers.create(image, ["sleep", "1"], name=f"portal-stopped-{uuid.uuid4().hex[:6]}",
+                                    network_mode="none")
+    try:
+        h = token["operator"]
+        docker_project(client, h, "true", container=stopped.name)
+        run = start(client, h)
+        ticker.until(run["id"], "failed")
+        events = client.get(f"/v1/runs/{run['id']}/logs", headers=h).get_json()["items"]
+        assert events[-1]["message"].startswith(f"failed to start: container {stopped.name} is not running")
+    finally:
+        stopped.remove(force=True)
+
+
+def test_stop_signals_the_process_group_in_the_container(client, token, training, ticker, container):
+    h = token["operator"]
+    docker_project(client, h, "sh -c 'sleep 300 & sleep 301; wait'", grace_seconds=5)
+    run = start(client, h)
+    ticker.until(run["id"], "running", timeout=30)
+    client.post(f"/v1/runs/{run['id']}/stop", headers=h)
+    done = ticker.until(run["id"], "cancelled", timeout=30)
+    assert done["exit_code"] == 143
+    left = subprocess.run(["docker", "exec", container, "sh", "-c", "ps -eo args | grep -c '^sleep 30[01]' || true"],
+                          capture_output=True, text=True).stdout.strip()
+    assert left == "0"  # the whole group got the signal, not just the wrapper
+
+
+@pytest.mark.slow
+def test_supervisor_crash_during_a_docker_run_loses_nothing(app, client, token, training, container):
+    h = token["operator"]
+    code = ("import time\nfor i in range(30):\n    print('line', i, flush=True)\n    time.sleep(0.1)\n")
+    docker_project(client, h, python_c(code))
+    run = start(client, h)
+    first = supervisor_process(app)
+    try:
+        wait_for(lambda: client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["size"] > 20, 60)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        time.sleep(1.0)
+        second = supervisor_process(app)
+        try:
+            done = wait_for(lambda: (r := client.get(f"/v1/runs/{run['id']}", headers=h).get_json())["status"]
+                            not in ("running", "queued", "starting") and r, 60)
+        finally:
+            os.killpg(second.pid, signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert done["status"] == "succeeded"
+    text = client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"]
+    assert [line for line in text.splitlines()] == [f"line {i}" for i in range(30)]
