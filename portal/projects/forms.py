@@ -1,6 +1,7 @@
 """The project form; shapes only — the rules are in projects.services."""
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.config import EXECUTORS
@@ -31,7 +32,7 @@ class ProjectForm(FlaskForm):
                                render_kw={"placeholder": "datasets/sample.jsonl", "list": "dataset-files"})
     training_yaml_name = StringField("Training config (under the training dir)", validators=[Optional()],
                                      render_kw={"placeholder": "configs/train.yaml", "list": "config-files"})
-    executor = SelectField("Executor", choices=[("", "server default")] + [(e, e) for e in EXECUTORS],
+    executor = SelectField("Executor", choices=[SelectChoice("", "server default")] + list(EXECUTORS),
                            validators=[Optional()])
     container = StringField("Container (docker)", validators=[Optional()])
     workdir = StringField("Working directory", validators=[Optional()])
