@@ -84,11 +84,14 @@ def supervisor_command(once: bool):
 @click.command("demo")
 @click.option("--steps", default=60, show_default=True, help="Training steps (about one per second).")
 @click.option("--run", "start", is_flag=True, help="Also queue a run of it.")
-def demo_command(steps: int, start: bool):
+@click.option("--if-missing", is_flag=True, help="Do nothing when the demo project exists (for scripts/serve).")
+def demo_command(steps: int, start: bool, if_missing: bool):
     """Create the `demo` project (local executor, stdlib script, no GPU)."""
     from portal.projects import demo
     from portal.runs import services as runs
 
+    if if_missing and demo.exists():
+        return
     project = demo.install(steps)
     click.echo(f"project {project.name} is ready: open /ui/projects/{project.name} and press Run", err=True)
     if start:

@@ -17,6 +17,14 @@ FILES = {  # examples/ source → place under the training dir
 COMMAND = "python3 demo/demo_train.py --config {config_path} --dataset {dataset_path} --output-dir {output_dir}"
 
 
+def exists() -> bool:
+    try:
+        services.get_project(DEMO)
+    except NotFound:
+        return False
+    return True
+
+
 def install(steps: int = 60) -> Project:
     """Copy the demo files into the training dir and create (or refresh) the `demo` project."""
     training = current_app.config["PORTAL"].training_dir
@@ -30,8 +38,6 @@ def install(steps: int = 60) -> Project:
         "training_yaml_name": "configs/demo.yaml", "executor": "local", "workdir": ".",
         "start_command": COMMAND + f" --steps {int(steps)}", "gpus_per_run": 0, "grace_seconds": 10,
     }
-    try:
-        services.get_project(DEMO)
-    except NotFound:
-        return services.create_project(DEMO, **fields)
-    return services.update_project(DEMO, **fields)
+    if exists():
+        return services.update_project(DEMO, **fields)
+    return services.create_project(DEMO, **fields)

@@ -15,8 +15,10 @@
     const follow = document.getElementById("follow");
     const url = out.dataset.url;
 
+    // a tqdm bar redraws itself with \r: show only its latest state, as a terminal would
+    const collapse = (text) => text.replace(/[^\n]*\r(?!\n)/g, "");
     const append = (text) => {
-      out.append(document.createTextNode(text));
+      out.append(document.createTextNode(collapse(text)));
       if (follow.checked) out.scrollTop = out.scrollHeight;
     };
 
@@ -41,7 +43,7 @@
       const start = Math.max(0, first - 65536);
       const page = await (await fetch(`${url}?offset=${start}&limit=${first - start}`)).json();
       const height = out.scrollHeight;
-      out.prepend(document.createTextNode(page.data));
+      out.prepend(document.createTextNode(collapse(page.data)));
       out.scrollTop = out.scrollHeight - height;
       first = start;
       loadingEarlier = false;

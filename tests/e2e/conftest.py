@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,19 +84,18 @@ def chromium() -> str:
     return require("browser")
 
 
-@pytest.fixture(scope="module")
-def portal_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("portal-e2e")
-    port = _free_port()
-    env = _server_env(tmp, port)
+def _flask(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+    """Run `flask --app wsgi ARGS` with the server's environment; fail the test if it fails."""
+    done = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        pytest.fail(f"flask {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}", pytrace=False)
+
+
+@contextmanager
+def _running_portal(tmp: Path, env: dict[str, str], port: int):
+    """gunicorn (with the embedded supervisor) until the block ends; yields once /healthz answers."""
     log_path = tmp / "server.log"
-
-    upgrade = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                             env=env, capture_output=True, text=True, timeout=60)
-    if upgrade.returncode != 0:
-        pytest.fail(f"flask db upgrade exited {upgrade.returncode}:\n{upgrade.stdout}{upgrade.stderr}",
-                    pytrace=False)
-
     server = PortalServer(f"http://localhost:{port}", f"http://127.0.0.1:{port}", log_path)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
@@ -123,6 +123,34 @@ def portal_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def portal_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("portal-e2e")
+    port = _free_port()
+    env = _server_env(tmp, port)
+    _flask(env, "db", "upgrade")
+    with _running_portal(tmp, env, port) as server:
+        yield server
+
+
+DEMO_ADMIN = ("admin", "correct-horse-9")
+DEMO_STEPS = 15
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """A portal with the `demo` project (DEMO_STEPS steps) and an administrator, DEMO_ADMIN."""
+    tmp = tmp_path_factory.mktemp("portal-demo")
+    port = _free_port()
+    env = _server_env(tmp, port) | {"PORTAL_FAKE_GPUS": "1x24GiB"}
+    _flask(env, "db", "upgrade")
+    _flask(env, "demo", "--steps", str(DEMO_STEPS))
+    _flask(env, "users", "create", DEMO_ADMIN[0], "--role", "admin", "--password-stdin",
+           stdin=DEMO_ADMIN[1] + "\n")
+    with _running_portal(tmp, env, port) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def browser(chromium):
     from playwright.sync_api import sync_playwright
 
@@ -143,6 +171,8 @@ def pytest_runtest_makereport(item, call):
     """Attach the server's log (gunicorn, supervisor, access log) to a failing e2e test."""
     outcome = yield
     report = outcome.get_result()
-    server = getattr(item, "funcargs", {}).get("portal_server")
-    if report.failed and isinstance(server, PortalServer):
-        report.sections.append(("portal server log", server.log()))
+    if not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, PortalServer):
+            report.sections.append(("portal server log", value.log()))
