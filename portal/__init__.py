@@ -54,9 +54,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.api import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.deid.views import bp as deid_bp
     from portal.placeholders import blueprints as placeholders
     from portal.projects.views import bp as projects_bp
     from portal.runs.views import bp as runs_bp
 
-    for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, *placeholders, api_bp):
+    for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, deid_bp, *placeholders, api_bp):
         app.register_blueprint(blueprint)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from portal.auth import services
 from portal.auth.models import ROLES, User
+from portal.deid import cli as deid_cli
 from portal.errors import PortalError
 from portal.extensions import db
 
@@ -104,3 +105,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(supervisor_command)
+    deid_cli.init_app(app)

@@ -45,6 +45,8 @@ class Settings:
     login_max_failures: int
     login_lockout_seconds: int
     log_level: str
+    deid_max_texts: int
+    deid_max_chars: int
 
     def as_flask_config(self) -> dict:
         """The Flask config keys derived from these settings."""
@@ -176,6 +178,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         login_max_failures=_number("PORTAL_LOGIN_MAX_FAILURES", get("PORTAL_LOGIN_MAX_FAILURES", "5")),
         login_lockout_seconds=_number("PORTAL_LOGIN_LOCKOUT_SECONDS", get("PORTAL_LOGIN_LOCKOUT_SECONDS", "300")),
         log_level=log_level,
+        deid_max_texts=_number("PORTAL_DEID_MAX_TEXTS", get("PORTAL_DEID_MAX_TEXTS", "1000")),
+        deid_max_chars=_number("PORTAL_DEID_MAX_CHARS", get("PORTAL_DEID_MAX_CHARS", "1000000")),
     )
 
 

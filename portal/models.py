@@ -3,3 +3,4 @@ from portal.auth.models import ApiToken, User  # noqa: F401
 from portal.supervisor.lease import Lease  # noqa: F401
 from portal.projects.models import Project  # noqa: F401
 from portal.runs.models import Artifact, Metric, Run, RunLog  # noqa: F401
+from portal.deid.models import DeidPolicy  # noqa: F401

@@ -14,8 +14,6 @@ COMING = {
                 "validation and a summary of the keys that matter."),
     "deployments": ("Deployments", "Serve trained models with vLLM on free GPUs, with health checks, "
                     "restarts and logs."),
-    "deid": ("De-identify", "Find and replace Chinese and English PII (phones, ID numbers, bank cards, "
-             "e-mails…) with policies, a live playground, and dataset jobs."),
 }
 
 

@@ -37,4 +37,4 @@ def docs():
 
 
 # the domain modules register their routes on `bp` when imported
-from portal.api import health, me, tokens, gpus, runs, projects  # noqa: E402,F401
+from portal.api import health, me, tokens, gpus, runs, projects, deid  # noqa: E402,F401

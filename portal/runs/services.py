@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth.models import User
 from portal.errors import Conflict, Invalid, NotFound
 from portal.extensions import db
 from portal.projects import services as projects
@@ -68,11 +69,15 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
             db.session.rollback()
             continue
         _render(run, project, run_settings)
-        log_event(run, f"queued by {'user ' + str(created_by) if created_by else 'the portal'}: "
-                       f"{command_text(run)}")
+        log_event(run, f"queued by {_who(created_by)}: {command_text(run)}")
         db.session.commit()
         return run
     raise Conflict("could not allocate a run number; try again")
+
+
+def _who(user_id: int | None) -> str:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.username if user else "the portal"
 
 
 def _frozen(run_settings: dict) -> dict:
@@ -148,10 +153,11 @@ def request_stop(run_id: int, by: int | None = None) -> Run:
     run.stop_requested_at = now
     if run.status == "queued":
         run.status, run.ended_at, run.status_reason = "cancelled", now, ""
-        log_event(run, "cancelled while queued")
+        log_event(run, f"cancelled while queued by {_who(by)}")
     else:
         run.status = "stopping"
-        log_event(run, f"stop requested; {run.stop_signal}, then SIGKILL after {run.grace_seconds}s")
+        log_event(run, f"stop requested by {_who(by)}; {run.stop_signal}, then SIGKILL after "
+                       f"{run.grace_seconds}s")
     db.session.commit()
     return run
 
