@@ -6,6 +6,7 @@ Locally a missing service skips the test; when ``PORTAL_TEST_REQUIRE`` names the
 never go green by skipping.
 """
 import os
+import time
 
 import pytest
 
@@ -32,3 +33,14 @@ def require(service: str) -> str:
     if service in required_services():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s")

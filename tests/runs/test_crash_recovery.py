@@ -10,6 +10,7 @@ import pytest
 
 from portal import ROOT
 from tests.runs.conftest import make_project, start
+from tests.support import wait_for
 
 SCRIPT = """import sys, time
 for i in range(int(sys.argv[1])):
@@ -32,16 +33,6 @@ def supervisor_process(app):
            "PORTAL_TICK_SECONDS": "0.2", "PORTAL_LEASE_SECONDS": "1.5"}
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "supervisor"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture

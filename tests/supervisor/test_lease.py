@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from portal import ROOT
 from portal.supervisor import lease
-from tests.support import require
+from tests.support import require, wait_for
 
 
 def test_one_holder_at_a_time(app):
@@ -52,16 +52,6 @@ def _holder(url: str) -> tuple[str, float] | None:
     return (row[0], row[1]) if row else None
 
 
-def _wait(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return None
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_killed_holder_is_replaced_within_the_lease_time(tmp_path, backend):
@@ -78,15 +68,13 @@ def test_killed_holder_is_replaced_within_the_lease_time(tmp_path, backend):
                    check=True, capture_output=True, timeout=120)
     first, second = _supervisor(env), _supervisor(env)
     try:
-        held = _wait(lambda: _holder(url), 30)
-        assert held, "no supervisor took the lease"
+        held = wait_for(lambda: _holder(url), 30)
         pid = int(held[0].split(":")[1])
         victim, survivor = (first, second) if pid == first.pid else (second, first)
         assert pid == victim.pid
         os.killpg(victim.pid, signal.SIGKILL)
         killed_at = time.monotonic()
-        new = _wait(lambda: (h := _holder(url)) and h[0].split(":")[1] == str(survivor.pid) and h, 15)
-        assert new, "the surviving supervisor never took over"
+        wait_for(lambda: (h := _holder(url)) and h[0].split(":")[1] == str(survivor.pid), 15)
         # takeover happens once the dead holder's 2 s lease expires, plus at most a tick
         assert time.monotonic() - killed_at < 2 + 3
     finally:
