@@ -16,6 +16,7 @@ from pathlib import Path
 EXECUTORS = ("local", "docker")  # the slurm issue adds its own
 _FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")
 _UNITS = {"GiB": 1024**3, "GB": 1000**3, "MiB": 1024**2, "MB": 1000**2}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB|KiB|KB|B)?\s*$")
 
 
 class ConfigError(ValueError):
@@ -47,6 +48,10 @@ class Settings:
     log_level: str
     deid_max_texts: int
     deid_max_chars: int
+    max_upload_bytes: int
+    validate_inline_bytes: int
+    upload_stale_seconds: int
+    upload_resume_seconds: int
 
     def as_flask_config(self) -> dict:
         """The Flask config keys derived from these settings."""
@@ -81,6 +86,18 @@ def _number(name: str, raw: str, kind=int, minimum=1):
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _size(name: str, raw: str) -> int:
+    """Bytes, written plainly (1048576) or with a unit (512MiB, 100GiB)."""
+    match = _SIZE.match(raw)
+    if not match:
+        raise ConfigError(f"{name} must be a size like 1048576, 512MiB or 100GiB, got {raw!r}")
+    number, unit = match.groups()
+    value = int(float(number) * {**_UNITS, "KiB": 1024, "KB": 1000, "B": 1, None: 1}[unit])
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1 byte, got {raw!r}")
     return value
 
 
@@ -180,6 +197,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_level=log_level,
         deid_max_texts=_number("PORTAL_DEID_MAX_TEXTS", get("PORTAL_DEID_MAX_TEXTS", "1000")),
         deid_max_chars=_number("PORTAL_DEID_MAX_CHARS", get("PORTAL_DEID_MAX_CHARS", "1000000")),
+        max_upload_bytes=_size("PORTAL_MAX_UPLOAD_BYTES", get("PORTAL_MAX_UPLOAD_BYTES", "100GiB")),
+        validate_inline_bytes=_size("PORTAL_VALIDATE_INLINE_BYTES", get("PORTAL_VALIDATE_INLINE_BYTES", "32MiB")),
+        upload_stale_seconds=_number("PORTAL_UPLOAD_STALE_SECONDS", get("PORTAL_UPLOAD_STALE_SECONDS", "600")),
+        upload_resume_seconds=_number("PORTAL_UPLOAD_RESUME_SECONDS", get("PORTAL_UPLOAD_RESUME_SECONDS", "86400")),
     )
 
 

@@ -69,7 +69,7 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
             db.session.rollback()
             continue
         _render(run, project, run_settings)
-        log_event(run, f"queued by {_who(created_by)}: {command_text(run)}")
+        log_event(run, f"queued by {_who(created_by)}")
         db.session.commit()
         return run
     raise Conflict("could not allocate a run number; try again")

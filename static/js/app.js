@@ -1,4 +1,12 @@
 // Small page glue. No inline scripts: the Content-Security-Policy forbids them.
+
+// success and info messages fade after a while (errors stay until the page changes)
+setTimeout(() => {
+  document.querySelectorAll("#flashes .flash-success, #flashes .flash-info").forEach((flash) => {
+    flash.classList.add("fade");
+    setTimeout(() => flash.remove(), 700);
+  });
+}, 6000);
 document.addEventListener("htmx:responseError", (event) => {
   // show the server's message instead of failing silently
   const flashes = document.getElementById("flashes");

@@ -15,10 +15,19 @@
     const follow = document.getElementById("follow");
     const url = out.dataset.url;
 
-    // a tqdm bar redraws itself with \r: show only its latest state, as a terminal would
+    // A tqdm bar redraws itself with \r: show only its latest state, as a terminal would.
+    // The unfinished last line lives in its own node, so a redraw in the next page replaces it.
     const collapse = (text) => text.replace(/[^\n]*\r(?!\n)/g, "");
+    const drawn = (line) => { const s = line.replace(/\r+$/, ""); return s.slice(s.lastIndexOf("\r") + 1); };
+    let pending = "";
+    const tail = document.createTextNode("");
+    out.append(tail);
     const append = (text) => {
-      out.append(document.createTextNode(collapse(text)));
+      const combined = pending + text;
+      const cut = combined.lastIndexOf("\n") + 1;
+      if (cut) out.insertBefore(document.createTextNode(collapse(combined.slice(0, cut))), tail);
+      pending = combined.slice(cut);
+      tail.data = drawn(pending);
       if (follow.checked) out.scrollTop = out.scrollHeight;
     };
 
@@ -81,10 +90,12 @@
             width: box.clientWidth || 600, height: 280,
             scales: { x: { time: false } },
             series: [{ label: "step" }, ...present.map(([k, color, scale]) => ({
-              label: k, stroke: color, width: 2, scale, spanGaps: true, points: { show: k === "eval_loss" },
+              label: k, stroke: color, width: 2, scale, spanGaps: true,
             }))],
+            legend: { live: false },
             axes: [{}, { scale: "y", label: "loss" }, ...(present.some(([, , s]) => s === "lr")
-              ? [{ scale: "lr", side: 1, grid: { show: false }, values: (u, v) => v.map((x) => x.toExponential(0)) }] : [])],
+              ? [{ scale: "lr", side: 1, size: 64, grid: { show: false },
+                   values: (u, v) => v.map((x) => (x === 0 ? "0" : x.toExponential(1))) }] : [])],
           }, data, box);
           shown = names;
           box.dataset.points = data[0].length;

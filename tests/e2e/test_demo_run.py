@@ -177,7 +177,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     watch.clean("run running")
 
     # … until it succeeds; the status block re-renders itself every 2 s
-    expect(page.locator(f'#run-status[data-status="succeeded"]')).to_have_count(1, timeout=RUN_SECONDS * 1000)
+    expect(page.locator('#run-status[data-status="succeeded"]')).to_have_count(1, timeout=RUN_SECONDS * 1000)
     expect(status.locator("h1 .badge")).to_have_text("succeeded")
     expect(page.locator("#stop-button")).to_have_count(0)
     assert progress(page) == 1, f"progress bar at {progress(page)}"

@@ -1,0 +1,251 @@
+"""Checks a training YAML before it is stored: safe parsing, bounded size and expansion.
+
+Only `yaml.SafeLoader` is used, so no tag can build Python objects. A document is composed
+into nodes first and measured before anything is constructed: aliases let a few hundred bytes
+describe a billion values ("billion laughs"), and composing keeps each aliased node once, so
+the measure is cheap while the expansion it reports is bounded. Every problem carries the
+line and column a user can jump to.
+"""
+from dataclasses import dataclass, field
+
+import yaml
+from yaml.composer import ComposerError
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from portal.errors import Invalid, TooLarge
+
+MAX_DEPTH = 64  # LLaMA-Factory configs are flat; deeper nesting is a mistake or an attack
+MAX_VALUES = 100_000  # values after alias expansion; real configs have a few dozen
+SUMMARY_KEYS = (
+    "model_name_or_path", "adapter_name_or_path", "stage", "do_train", "finetuning_type", "lora_rank",
+    "lora_alpha", "lora_target", "quantization_bit", "dataset", "eval_dataset", "template", "cutoff_len",
+    "max_samples", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "bf16", "fp16", "deepspeed",
+    "output_dir",
+)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a document is refused; `line` and `column` count from 1."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+    kind: str = "yaml"
+    snippet: str = ""  # the offending line, for showing under the message
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, column {self.column}: " if self.line else ""
+        return where + self.message
+
+
+class ConfigInvalid(Invalid):
+    """The document cannot be a training config; `problems` say where and why."""
+
+    status = 422
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Checked:
+    text: str
+    data: dict
+    summary: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses nesting deeper than MAX_DEPTH, before Python's
+    own recursion limit turns a `[[[[…` document into a RecursionError."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _problem_at(node: Node, message: str, text: str, kind: str = "config") -> Problem:
+    mark = node.start_mark
+    return Problem(message, mark.line + 1, mark.column + 1, kind, _line(text, mark.line + 1))
+
+
+def _measure(root: Node, text: str) -> None:
+    """Refuse cycles and documents whose expansion exceeds MAX_VALUES or MAX_DEPTH.
+
+    Iterative on purpose: a chain of aliases can be far deeper than the composer's nesting.
+    Sizes are memoised per node, so shared (aliased) nodes cost one visit however often used.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            if size[key] > MAX_VALUES:
+                raise ConfigInvalid([_problem_at(node, f"expands to more than {MAX_VALUES} values "
+                                                       "(aliases repeated too often)", text)])
+            if depth[key] > MAX_DEPTH:
+                raise ConfigInvalid([_problem_at(node, f"expands deeper than {MAX_DEPTH} levels", text)])
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:  # reached again from inside itself
+            raise ConfigInvalid([_problem_at(node, "an alias refers to a node that contains it", text)])
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((kid, False) for kid in _children(node) if id(kid) not in size)
+
+
+def _line(text: str, number: int) -> str:
+    lines = text.splitlines()
+    return lines[number - 1][:200] if 0 < number <= len(lines) else ""
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str) -> Problem:
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        message = error.problem or "invalid YAML"
+        if error.context and message.startswith("but "):  # "expected a single document …, but found another"
+            message = f"{error.context}, {message}"
+        elif error.context:
+            context_mark = error.context_mark
+            where = f" at line {context_mark.line + 1}, column {context_mark.column + 1}" if context_mark else ""
+            message += f" ({error.context}{where})"
+        return Problem(message, mark.line + 1, mark.column + 1, "yaml", _line(text, mark.line + 1))
+    if isinstance(error, yaml.reader.ReaderError):
+        line, column = _position(text, error.position)
+        return Problem(f"character {error.character:#x} is not allowed in YAML", line, column, "yaml",
+                       _line(text, line))
+    return Problem(str(error), kind="yaml")
+
+
+def decode(data: bytes | str, max_bytes: int) -> str:
+    """The document as text; TooLarge over `max_bytes`, ConfigInvalid when it is not UTF-8."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise TooLarge(f"the config is {len(raw)} bytes, more than PORTAL_MAX_CONFIG_BYTES allows ({max_bytes})")
+    if isinstance(data, str):
+        return data
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = raw[:error.start].decode("utf-8", "replace")
+        line, column = _position(text, len(text))
+        raise ConfigInvalid([Problem("not valid UTF-8 text", line, column, "encoding")]) from None
+
+
+def load(text: str) -> tuple[dict, list[str]]:
+    """Parse one YAML mapping; returns it and warnings about its shape (duplicate keys)."""
+    loader = None
+    try:
+        loader = _BoundedLoader(text)  # its reader already refuses control characters
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigInvalid([Problem("the document is empty; a training config is a mapping of keys",
+                                         kind="config")])
+        if not isinstance(node, MappingNode):
+            kind = "a list" if isinstance(node, SequenceNode) else "a single value"
+            raise ConfigInvalid([_problem_at(node, f"the document is {kind}; a training config is a "
+                                                   "mapping of keys (key: value lines)", text)])
+        _measure(node, text)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as error:
+        raise ConfigInvalid([_yaml_problem(error, text)]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, _duplicates(node)
+
+
+def _duplicates(node: MappingNode) -> list[str]:
+    seen: dict[str, int] = {}
+    found = []
+    for key, _value in node.value:
+        if not isinstance(key.value, str):
+            continue
+        line = key.start_mark.line + 1
+        if key.value in seen:
+            found.append(f"line {line}: key {key.value!r} is repeated (first on line {seen[key.value]}); "
+                         "the last one wins")
+        seen.setdefault(key.value, line)
+    return found
+
+
+def summarize(data: dict) -> dict:
+    """The keys people look for first, in a fixed order, as JSON-safe values."""
+    summary = {}
+    for key in SUMMARY_KEYS:
+        if key in data:
+            value = data[key]
+            if isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
+                summary[key] = value
+            else:
+                summary[key] = value if isinstance(value, _SCALARS) else str(value)
+    return summary
+
+
+def dataset_names(data: dict, key: str = "dataset") -> list[str]:
+    """`dataset: a, b` or a YAML list, as LLaMA-Factory splits it."""
+    value = data.get(key)
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, list):
+        return [str(name).strip() for name in value if str(name).strip()]
+    return []
+
+
+def warnings(data: dict, known_datasets: set[str] | None, unknown_reason: str = "") -> list[str]:
+    """What would likely break a run, without refusing the config."""
+    found = []
+    names = dataset_names(data) + dataset_names(data, "eval_dataset")
+    if names and known_datasets is None:
+        found.append(f"dataset names cannot be checked: {unknown_reason}")
+    elif names:
+        found += [f"dataset {name!r} is not in datasets/dataset_info.json" for name in dict.fromkeys(names)
+                  if name not in known_datasets]
+    if "model_name_or_path" not in data:
+        found.append("model_name_or_path is not set")
+    if data.get("bf16") is True and data.get("fp16") is True:
+        found.append("bf16 and fp16 are both true; choose one")
+    return found
+
+
+def check(data: bytes | str, max_bytes: int, known_datasets: set[str] | None = None,
+          unknown_reason: str = "") -> Checked:
+    """Decode, parse and measure a document; its summary and warnings when it is usable."""
+    text = decode(data, max_bytes)
+    mapping, shape_warnings = load(text)
+    return Checked(text, mapping, summarize(mapping), shape_warnings + warnings(mapping, known_datasets,
+                                                                                 unknown_reason))
