@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal import cli
     cli.init_app(app)
     import portal.runs.supervise  # noqa: F401 - registers the runs' supervisor tick handler
+    import portal.datasets.supervise  # noqa: F401 - validation of large files, the orphan-upload sweep
     return app
 
 
@@ -53,11 +54,14 @@ def _register_blueprints(app: Flask) -> None:
     # imported here, not at module top: blueprints import models, which need `db` created first
     from portal.api import bp as api_bp
     from portal.auth.views import bp as auth_bp
+    from portal.configs.views import bp as configs_bp
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.datasets.views import bp as datasets_bp
     from portal.deid.views import bp as deid_bp
     from portal.placeholders import blueprints as placeholders
     from portal.projects.views import bp as projects_bp
     from portal.runs.views import bp as runs_bp
 
-    for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, deid_bp, *placeholders, api_bp):
+    for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, deid_bp, configs_bp, datasets_bp,
+                      *placeholders, api_bp):
         app.register_blueprint(blueprint)

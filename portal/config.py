@@ -52,6 +52,7 @@ class Settings:
     validate_inline_bytes: int
     upload_stale_seconds: int
     upload_resume_seconds: int
+    max_config_bytes: int
 
     def as_flask_config(self) -> dict:
         """The Flask config keys derived from these settings."""
@@ -201,6 +202,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         validate_inline_bytes=_size("PORTAL_VALIDATE_INLINE_BYTES", get("PORTAL_VALIDATE_INLINE_BYTES", "32MiB")),
         upload_stale_seconds=_number("PORTAL_UPLOAD_STALE_SECONDS", get("PORTAL_UPLOAD_STALE_SECONDS", "600")),
         upload_resume_seconds=_number("PORTAL_UPLOAD_RESUME_SECONDS", get("PORTAL_UPLOAD_RESUME_SECONDS", "86400")),
+        max_config_bytes=_size("PORTAL_MAX_CONFIG_BYTES", get("PORTAL_MAX_CONFIG_BYTES", "1MiB")),
     )
 
 

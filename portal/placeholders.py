@@ -8,10 +8,6 @@ from flask import Blueprint
 from portal.rendering import render
 
 COMING = {
-    "datasets": ("Datasets", "Upload multi-gigabyte JSONL datasets with resumable streaming uploads, "
-                 "validate alpaca / sharegpt / OpenAI formats, preview records."),
-    "configs": ("Training configs", "Keep a library of LLaMA-Factory YAML configs with versions, "
-                "validation and a summary of the keys that matter."),
     "deployments": ("Deployments", "Serve trained models with vLLM on free GPUs, with health checks, "
                     "restarts and logs."),
 }

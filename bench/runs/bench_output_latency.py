@@ -9,6 +9,9 @@ local executor; docker executor copying output with `docker exec`; docker with i
 folder on the shared bind mount (PORTAL_DOCKER_RUN_DIR_HOST), read from disk.
 The reference is the client's own poll interval, measured in the same run: no poller can
 see a line sooner than its next poll, so ~poll/2 at p50 and ~poll at p95 is the floor.
+"p95 later" leaves out the lines printed before the first output was seen (the launch), and
+"grew every" is the median gap between polls that brought new output: the supervisor's tick
+when the portal copies the output, the run's own print interval when it reads it in place.
 
     python bench/runs/bench_output_latency.py [--small] [--tick 2] [--only local,docker,docker-shared]
 """
@@ -20,6 +23,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+
+import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,8 +53,6 @@ def shared_folder(container: str, wanted: str | None) -> tuple[str | None, str]:
     PORTAL_TEST_DOCKER_SHARED first; else the container's own bind mount with equal paths
     (the container may have been made by another checkout's `scripts/services`).
     """
-    import docker
-
     found = docker.from_env().containers.get(container)
     mounts = [m["Source"] for m in found.attrs.get("Mounts", [])
               if m.get("Type") == "bind" and m.get("Source") == m.get("Destination") and m.get("RW")]
@@ -142,7 +145,8 @@ def measure(way: str, seconds: float, tick: str | None, container: str | None, s
 
 def report(rows: list[tuple[str, dict]], seconds: float, tick_given: bool) -> None:
     tick = rows[0][1]["tick"]
-    print(f"\nOutput latency: line printed -> seen via GET /v1/runs/{{id}}/output?offset=N ({seconds:.0f} s runs, SQLite)")
+    print(f"\nOutput latency: line printed -> seen via GET /v1/runs/{{id}}/output?offset=N "
+          f"({seconds:.0f} s runs, SQLite)")
     print(f"client: Flask test client in this process, polling every {POLL * 1000:.0f} ms from the last offset; "
           f"supervisor: `flask --app wsgi supervisor` subprocess, PORTAL_TICK_SECONDS={tick:g}"
           f"{'' if tick_given else ' (default)'}")

@@ -14,7 +14,6 @@ recorded it as ended, and whether every metric point the runs printed was record
     python bench/runs/bench_supervisor_load.py [--small] [--runs 100] [--seconds 60] [--tick 2]
 """
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -96,6 +95,81 @@ def mb(rss: int) -> str:
     return f"{rss / 2**20:.0f} MB"
 
 
+def measure(runs: int, seconds: float, rate: float, idle: float, tick: str | None) -> dict:
+    """Queue the runs under a fresh supervisor; sample it until every run has ended."""
+    with Portal(**({"PORTAL_TICK_SECONDS": tick} if tick else {})) as portal:
+        (portal.training / "train_like.py").write_text(TRAIN)
+        portal.project("load", start_command=f"{sys.executable} train_like.py {seconds:g} {rate:g}")
+        m = {"tick": portal.app.config["PORTAL"].tick_seconds, "machine": psutil.cpu_times()}
+        with portal.supervisor() as proc:
+            portal.wait_active(proc)
+            sampler = Sampler(proc.pid)
+            m["idle_a"] = sampler.sample()
+            time.sleep(idle)
+            m["idle_b"] = sampler.sample()
+            queued_at = time.monotonic()
+            ids = [portal.start("load")["id"] for _ in range(runs)]
+            m["running"] = wait_for(lambda: all(r.status in ("running", *ENDED) for r in portal.runs()) and
+                                    sampler.sample(), 120, every=0.2, what="every run to start")
+            m["launch"] = m["running"][0] - queued_at
+            # every run prints until its own end; the window closes when the first one stops
+            while time.monotonic() < queued_at + seconds - 1.0:
+                time.sleep(1.0)
+                sampler.sample()
+            m["steady"] = sampler.sample()
+            wait_for(lambda: sampler.sample() and all(r.status in ENDED for r in portal.runs()), seconds + 120,
+                     every=0.5, what="every run to end")
+            m["done"] = sampler.sample()
+            m["runs_cpu"] = sampler.children_cpu() / (m["done"][0] - queued_at)
+        m["machine_after"], m["samples"], m["pid"] = psutil.cpu_times(), sampler.samples, proc.pid
+
+        found = portal.runs()
+        exits = [(portal.run_folder(r) / "exit_code").stat().st_mtime for r in found]
+        m["notice"] = [as_utc(r.ended_at).timestamp() - exited for r, exited in zip(found, exits)]
+        m["last_noticed"] = max(as_utc(r.ended_at).timestamp() for r in found) - max(exits)
+        m["statuses"] = {s: sum(r.status == s for r in found) for s in {r.status for r in found}}
+        m["steps_ok"] = sum(r.step == r.total_steps == int(seconds * rate) for r in found)
+        with portal.app.app_context():
+            losses = dict(db.session.execute(select(Metric.run_id, func.count()).where(Metric.key == "loss")
+                                             .group_by(Metric.run_id)).all())
+            db.session.remove()
+        m["losses"] = [losses.get(i, 0) for i in ids]
+    return m
+
+
+def report(m: dict, runs: int, seconds: float, rate: float, idle: float, tick_given: bool) -> None:
+    busy = sum(getattr(m["machine_after"], f) - getattr(m["machine"], f)
+               for f in ("user", "system", "nice", "irq", "softirq"))
+    wall = sum(m["machine_after"]) - sum(m["machine"])
+    start, steady, done = m["running"], m["steady"], m["done"]
+    cpu = share(start, steady)
+    per = [share(a, b) for a, b in zip(m["samples"], m["samples"][1:])
+           if start[0] <= a[0] and b[0] <= steady[0] and b[0] - a[0] > 0.5]
+    print(f"\nSupervisor load: {runs} local runs x {rate:g} lines/s x {seconds:g} s "
+          f"(SQLite, PORTAL_TICK_SECONDS={m['tick']:g}{'' if tick_given else ' default'}, supervisor pid {m['pid']})")
+    print(f"{'':44}{'figure':>12}{'goal':>10}{'ratio':>8}")
+    print(f"{'supervisor CPU, all runs printing (' + format(steady[0] - start[0], '.0f') + ' s)':44}"
+          f"{cpu * 100:11.1f}%{GOAL_CPU * 100:9.0f}%{cpu / GOAL_CPU:8.2f}  {'ok' if cpu <= GOAL_CPU else 'OVER GOAL'}")
+    print(f"{'  per-second samples p50 / p95 / max':44}{median(per) * 100:11.1f}%   "
+          f"{quantile(per, .95) * 100:.1f}% / {max(per, default=0) * 100:.1f}%")
+    print(f"{'supervisor CPU, queue to last end (all in)':44}{share(m['idle_b'], done) * 100:11.1f}%")
+    print(f"{'reference: the same supervisor idle':44}{share(m['idle_a'], m['idle_b']) * 100:11.1f}%"
+          f"{'':18}  ({idle:g} s, no runs)")
+    print(f"{'context: the runs themselves':44}{m['runs_cpu'] * 100:11.1f}%{'':18}  (reaped children's CPU)")
+    print(f"{'context: whole machine busy':44}{busy / wall * 100:11.1f}%{'':18}  (of {psutil.cpu_count()} cores)")
+    window_rss = [s[2] for s in m["samples"] if start[0] <= s[0] <= steady[0]]
+    growth = steady[2] - start[2]
+    print(f"RSS: idle {mb(m['idle_b'][2])}, all launched {mb(start[2])}, end of window {mb(steady[2])} "
+          f"(max {mb(max(window_rss))}), after all ended {mb(done[2])}; window growth {growth / 2**20:+.1f} MB "
+          f"({'flat' if growth < 0.05 * start[2] else 'GROWING'})")
+    print(f"launch: all {runs} running {m['launch']:.1f} s after queueing")
+    print(f"end: each run recorded ended p50 {median(m['notice']):.1f} s / max {max(m['notice']):.1f} s after its "
+          f"process exited; all {runs} recorded {m['last_noticed']:.1f} s after the last exited (tick {m['tick']:g} s)")
+    expected = int(seconds * rate) // 10
+    print(f"check: {m['statuses']}; final step reached {m['steps_ok']}/{runs}; loss points recorded "
+          f"{sum(m['losses'])}/{runs * expected} ({'each once' if set(m['losses']) == {expected} else 'MISMATCH'})")
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--small", action="store_true", help="20 runs x 10 s (for CI)")
@@ -107,81 +181,7 @@ def main() -> None:
     runs = opts.runs or (20 if opts.small else 100)
     seconds = opts.seconds or (10.0 if opts.small else 60.0)
     idle = 3.0 if opts.small else 6.0
-    settings = {"PORTAL_TICK_SECONDS": opts.tick} if opts.tick else {}
-
-    with Portal(**settings) as portal:
-        (portal.training / "train_like.py").write_text(TRAIN)
-        portal.project("load", start_command=f"{sys.executable} train_like.py {seconds:g} {opts.rate:g}")
-        tick = portal.app.config["PORTAL"].tick_seconds
-        machine = psutil.cpu_times()
-        with portal.supervisor() as proc:
-            portal.wait_active(proc)
-            sampler = Sampler(proc.pid)
-            idle_a = sampler.sample()
-            time.sleep(idle)
-            idle_b = sampler.sample()
-
-            queued_at = time.monotonic()
-            ids = [portal.start("load")["id"] for _ in range(runs)]
-            all_running = wait_for(lambda: all(r.status in ("running", *ENDED) for r in portal.runs()) and
-                                   sampler.sample(), 120, every=0.2, what="every run to start")
-            launch_seconds = all_running[0] - queued_at
-            # every run prints until its own end; the window closes when the first one stops
-            window_end = all_running[0] + seconds - launch_seconds - 1.0
-            while time.monotonic() < window_end:
-                time.sleep(1.0)
-                sampler.sample()
-            steady = sampler.sample()
-            wait_for(lambda: sampler.sample() and all(r.status in ENDED for r in portal.runs()), seconds + 120,
-                     every=0.5, what="every run to end")
-            done = sampler.sample()
-            runs_cpu = sampler.children_cpu()
-        machine_after = psutil.cpu_times()
-
-        found = portal.runs()
-        exits = [(portal.run_folder(r) / "exit_code").stat().st_mtime for r in found]
-        notice = [as_utc(r.ended_at).timestamp() - exited for r, exited in zip(found, exits)]
-        last_noticed = max(as_utc(r.ended_at).timestamp() for r in found) - max(exits)
-        statuses = {s: sum(r.status == s for r in found) for s in {r.status for r in found}}
-        expected_losses = int(seconds * opts.rate) // 10
-        with portal.app.app_context():
-            losses = dict(db.session.execute(select(Metric.run_id, func.count()).where(Metric.key == "loss")
-                                             .group_by(Metric.run_id)).all())
-            db.session.remove()
-        steps_ok = sum(r.step == r.total_steps == int(seconds * opts.rate) for r in found)
-
-    busy = sum(getattr(machine_after, f) - getattr(machine, f) for f in ("user", "system", "nice", "irq", "softirq"))
-    wall = sum(machine_after) - sum(machine)
-    window = steady[0] - all_running[0]
-    cpu = share(all_running, steady)
-    per = [share(a, b) for a, b in zip(sampler.samples, sampler.samples[1:])
-           if all_running[0] <= a[0] and b[0] <= steady[0] and b[0] - a[0] > 0.5]
-    print(f"\nSupervisor load: {runs} local runs x {opts.rate:g} lines/s x {seconds:g} s "
-          f"(SQLite, PORTAL_TICK_SECONDS={tick:g}{'' if opts.tick else ' default'}, supervisor pid {proc.pid})")
-    print(f"{'':44}{'figure':>12}{'goal':>10}{'ratio':>8}")
-    print(f"{'supervisor CPU, all runs printing (' + format(window, '.0f') + ' s)':44}{cpu * 100:11.1f}%"
-          f"{GOAL_CPU * 100:9.0f}%{cpu / GOAL_CPU:8.2f}  {'ok' if cpu <= GOAL_CPU else 'OVER GOAL'}")
-    print(f"{'  per-second samples p50 / p95 / max':44}{median(per) * 100:11.1f}%   "
-          f"{quantile(per, .95) * 100:.1f}% / {max(per, default=0) * 100:.1f}%")
-    print(f"{'supervisor CPU, queue to last end (all in)':44}{share(idle_b, done) * 100:11.1f}%")
-    print(f"{'reference: the same supervisor idle':44}{share(idle_a, idle_b) * 100:11.1f}%"
-          f"{'':18}  ({idle:g} s, no runs)")
-    print(f"{'context: the runs themselves':44}{runs_cpu / (done[0] - queued_at) * 100:11.1f}%"
-          f"{'':18}  (reaped children's CPU)")
-    print(f"{'context: whole machine busy':44}{busy / wall * 100:11.1f}%"
-          f"{'':18}  (of {psutil.cpu_count()} cores)")
-    rss_window = [s[2] for s in sampler.samples if all_running[0] <= s[0] <= steady[0]]
-    print(f"RSS: idle {mb(idle_b[2])}, all launched {mb(all_running[2])}, end of window {mb(steady[2])} "
-          f"(max {mb(max(rss_window))}), after all ended {mb(done[2])}; window growth "
-          f"{(steady[2] - all_running[2]) / 2**20:+.1f} MB "
-          f"({'flat' if steady[2] - all_running[2] < 0.05 * all_running[2] else 'GROWING'})")
-    print(f"launch: all {runs} running {launch_seconds:.1f} s after queueing")
-    print(f"end: each run recorded ended p50 {median(notice):.1f} s / max {max(notice):.1f} s after its process "
-          f"exited; all {runs} recorded {last_noticed:.1f} s after the last exited (tick {tick:g} s)")
-    print(f"check: {statuses}; final step reached {steps_ok}/{runs}; loss points recorded "
-          f"{sum(losses.values())}/{runs * expected_losses} "
-          f"({'each once' if all(losses.get(i) == expected_losses for i in ids) else 'MISMATCH'})")
-
+    report(measure(runs, seconds, opts.rate, idle, opts.tick), runs, seconds, opts.rate, idle, bool(opts.tick))
 
 if __name__ == "__main__":
     main()

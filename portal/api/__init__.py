@@ -17,7 +17,21 @@ csrf.exempt(bp)
 @bp.before_request
 def _csrf_for_cookie_sessions():
     if request.method not in SAFE_METHODS and not g.get("token_auth"):
-        csrf.protect()
+        if getattr(current_app.view_functions.get(request.endpoint or ""), "_portal_streaming", False):
+            _csrf_header_only()
+        else:
+            csrf.protect()
+
+
+def _csrf_header_only():
+    """For streamed uploads: Flask-WTF would parse the whole body as a form looking for a token."""
+    from flask_wtf.csrf import CSRFError, validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
 
 
 @bp.errorhandler(RequestInvalid)
@@ -38,3 +52,5 @@ def docs():
 
 # the domain modules register their routes on `bp` when imported
 from portal.api import health, me, tokens, gpus, runs, projects, deid  # noqa: E402,F401
+from portal.api import configs  # noqa: E402,F401
+from portal.api import datasets, uploads  # noqa: E402,F401

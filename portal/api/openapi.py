@@ -48,7 +48,7 @@ def _operation(op: Operation, path_params: list[dict]) -> dict:
         "application/json": {"schema": _response_schema(op.response)}}}}
     for code, text in {**STANDARD_ERRORS, **op.errors}.items():
         responses[str(code)] = {"description": text, "content": {"application/json": {"schema": ERROR}}}
-    if op.body is not None or op.query is not None:
+    if op.body is not None or op.query is not None or op.request_body is not None:
         responses["422"] = {"description": "Validation error", "content": {
             "application/json": {"schema": {"$ref": REF.format(model="HTTPValidationError")}}}}
     doc = {"summary": op.summary, "operationId": op.endpoint.replace(".", "_"), "tags": [op.tag],
@@ -60,6 +60,8 @@ def _operation(op: Operation, path_params: list[dict]) -> dict:
     if op.body is not None:
         doc["requestBody"] = {"required": op.body_required, "content": {
             "application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}}}
+    if op.request_body is not None:
+        doc["requestBody"] = op.request_body
     return doc
 
 

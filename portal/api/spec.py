@@ -38,6 +38,8 @@ class Operation:
     role: str | None = None
     errors: dict[int, str] = field(default_factory=dict)
     description: str = ""
+    # an OpenAPI requestBody for bodies the view reads itself (multipart, raw YAML), not `body`
+    request_body: dict | None = None
 
 
 REGISTRY: list[Operation] = []
@@ -81,7 +83,7 @@ def _serialise(result, response_type, status: int):
 def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tag: str,
               body: type[BaseModel] | None = None, body_required: bool = True,
               query: type[BaseModel] | None = None, response: Any = None, status: int = 200, role: str | None = None,
-              errors: dict[int, str] | None = None):
+              errors: dict[int, str] | None = None, request_body: dict | None = None):
     """Register `fn` as a JSON endpoint; it receives path args, `body=` and `query=` models."""
     def decorate(fn):
         @wraps(fn)
@@ -99,7 +101,7 @@ def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tag: str,
                                   summary=summary, tag=tag, body=body, body_required=body_required, query=query,
                                   response=response,
                                   status=status, role=role, errors=errors or {},
-                                  description=(fn.__doc__ or "").strip()))
+                                  description=(fn.__doc__ or "").strip(), request_body=request_body))
         return view
     return decorate
 

@@ -67,6 +67,14 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str) -> str:
+    """A name a new config may take: a free slug."""
+    name = check_name(name)
+    if db.session.get(TrainConfig, name) is not None:
+        raise Conflict(f"config {name!r} already exists")
+    return name
+
+
 def name_from_filename(filename: str, raw: bytes) -> str:
     """A slug from an uploaded file's name (`Qwen SFT.yaml` → `qwen-sft`); from its digest
     when nothing usable is left (`微调.yaml`), so every upload gets a name."""
@@ -134,14 +142,12 @@ def _mark_current(name: str) -> None:
 def save_config(name: str, content: bytes | str, filename: str | None = None, by: int | None = None,
                 make_current: bool = False, create_only: bool = False) -> tuple[TrainConfig, validate.Checked]:
     """Create config `name` or add a version to it (none when the content is unchanged)."""
-    name = check_name(name)
+    name = check_new_name(name) if create_only else check_name(name)
     checked = check_content(content)
     raw = checked.text.encode("utf-8")
     digest = hashlib.sha256(raw).hexdigest()
     path = file_path(name)
     row = db.session.get(TrainConfig, name)
-    if row is not None and create_only:
-        raise Conflict(f"config {name!r} already exists")
     if row is None:
         row = TrainConfig(name=name, version=0, sha256="", size=0, filename="", created_by=by, is_current=False)
         db.session.add(row)
@@ -152,11 +158,11 @@ def save_config(name: str, content: bytes | str, filename: str | None = None, by
         row.size, row.sha256, row.summary, row.updated_at = len(raw), digest, checked.summary, utcnow()
         db.session.add(TrainConfigVersion(config_name=name, number=row.version, content=checked.text,
                                           filename=row.filename, size=len(raw), sha256=digest, created_by=by))
-    if make_current:
-        _mark_current(name)
-        row.is_current = True
     try:
-        db.session.flush()
+        db.session.flush()  # a concurrent save of the same name or version fails here, before the file
+        if make_current:
+            _mark_current(name)
+            row.is_current = True
         if changed or _disk_digest(path) != digest:  # also puts back a file deleted or edited on disk
             _write_file(path, raw)
         db.session.commit()

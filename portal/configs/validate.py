@@ -6,6 +6,7 @@ describe a billion values ("billion laughs"), and composing keeps each aliased n
 the measure is cheap while the expansion it reports is bounded. Every problem carries the
 line and column a user can jump to.
 """
+import math
 from dataclasses import dataclass, field
 
 import yaml
@@ -203,6 +204,13 @@ def _duplicates(node: MappingNode) -> list[str]:
     return found
 
 
+def _json_safe(value):
+    # `.nan` and `.inf` are valid YAML floats but not JSON, which PostgreSQL and browsers refuse
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value if isinstance(value, _SCALARS) else str(value)
+
+
 def summarize(data: dict) -> dict:
     """The keys people look for first, in a fixed order, as JSON-safe values."""
     summary = {}
@@ -210,9 +218,9 @@ def summarize(data: dict) -> dict:
         if key in data:
             value = data[key]
             if isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
-                summary[key] = value
+                summary[key] = [_json_safe(v) for v in value]
             else:
-                summary[key] = value if isinstance(value, _SCALARS) else str(value)
+                summary[key] = _json_safe(value)
     return summary
 
 

@@ -36,6 +36,8 @@ _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _HEX_COLON = re.compile(r"[0-9A-Fa-f:]+(?:\.[0-9]+){0,3}")
 _CLOCK = re.compile(r"[0-9]{1,2}(?::[0-9]{2}){1,2}(?:\.[0-9]+)?")
 _URL_BODY = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+# Searched up to the "@" (endpos): the longest run of local-part characters before it.
+_LOCAL_PART = re.compile(r"[A-Za-z0-9._%+\-]+\Z")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![0-9-])")
 
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -62,21 +64,20 @@ class Scanner:
         classify = numbers.classify
         n = len(text)
         for match in _TRIGGER.finditer(text):
-            a = match.start()
+            a, b = match.span()
             if a < pos:
                 continue
             char = text[a]
-            b = match.end()
-            if "0" <= char <= "9":
+            if char <= "9":  # of the trigger characters, only the digits sort this low
                 after = text[b] if b < n else ""
                 if after == "." and b + 1 < n and "0" <= text[b + 1] <= "9":
                     span, pos = self._dotted(text, a)
                 elif after == ":" or (a and text[a - 1] == ":"):
                     span, pos = self._colon(text, a, b, floor)
                     if span is None and pos == b:
-                        span, pos = classify(text, a, b, digit_kinds)
+                        span, pos = classify(text, a, b, after, digit_kinds)
                 else:
-                    span, pos = classify(text, a, b, digit_kinds)
+                    span, pos = classify(text, a, b, after, digit_kinds)
                 if span is not None and span.end < n and text[span.end] in _EMAIL_NEXT:
                     email = _email_after(text, span.end, floor) if EMAIL in enabled else None
                     if email is not None and email.start <= span.start:
@@ -116,11 +117,10 @@ class Scanner:
         window = text[max(0, a - 12):a].lower()
         if any(cue in window for cue in _VERSION_CUES):
             return None, end
-        try:
-            address = ipaddress.IPv4Address(match.group())
-        except ValueError:
+        address = match.group()
+        if not all(map(_octet, address.split("."))):
             return None, end
-        return Span(a, end, IP, str(address)), end
+        return Span(a, end, IP, address), end
 
     def _colon(self, text: str, a: int, b: int, pos: int) -> tuple[Span | None, int]:
         """An IPv6 address, or a clock time left untouched; ``(None, b)`` when neither."""
@@ -142,6 +142,15 @@ class Scanner:
         if clock is not None and a == start:
             return None, clock.end()
         return None, b
+
+
+def _octet(part: str) -> bool:
+    """A part of a dotted IPv4 address, as ``ipaddress`` accepts it: 0-255, no leading zero.
+
+    Checked here because ``ipaddress.IPv4Address`` costs more than the rest of the scan of
+    a dotted number, and an address so checked is already in its canonical spelling.
+    """
+    return len(part) <= 3 and (part[0] != "0" or part == "0") and int(part) <= 255
 
 
 def _url_at(text: str, at: int, floor: int, scheme: bool) -> Span | None:
@@ -171,9 +180,8 @@ def _url_at(text: str, at: int, floor: int, scheme: bool) -> Span | None:
 def _email_at(text: str, at: int, floor: int) -> Span | None:
     """The e-mail address whose ``@`` is at *at*; its local part is ASCII, so Chinese
     written right before it (邮箱abc@example.com) stays out."""
-    start = at
-    while start > floor and text[start - 1] in _EMAIL_LOCAL and at - start < 64:
-        start -= 1
+    local = _LOCAL_PART.search(text, max(floor, at - 64), at)
+    start = at if local is None else local.start()
     while start < at and text[start] == ".":
         start += 1
     if start == at:

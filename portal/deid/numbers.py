@@ -69,10 +69,9 @@ def _area_code(part: str) -> bool:
 
 def _eighteen(text: str, start: int, value: str, enabled) -> str | None:
     """The kind of an 18-character value: resident ID, card, or credit code."""
-    if v.is_id_card(value):
-        return ID_CARD if ID_CARD in enabled else None
     if v.id_shaped(value):
-        return None  # a mistyped ID (bad check character) is no card and no credit code
+        # A mistyped ID (bad check character, impossible date) is no card and no credit code.
+        return ID_CARD if ID_CARD in enabled and v.id_checks_out(value) else None
     if BANK_CARD in enabled and value.isdigit() and _card(text, start, value):
         return BANK_CARD
     if USCC in enabled and v.is_uscc(value):
@@ -80,10 +79,9 @@ def _eighteen(text: str, start: int, value: str, enabled) -> str | None:
     return None
 
 
-def classify(text: str, a: int, b: int, enabled) -> tuple[Span | None, int]:
-    """Classify the digit run ``text[a:b]``; return the span found (or None) and where
-    scanning should resume."""
-    after = text[b] if b < len(text) else ""
+def classify(text: str, a: int, b: int, after: str, enabled) -> tuple[Span | None, int]:
+    """Classify the digit run ``text[a:b]``, *after* being ``text[b]`` ("" at the end);
+    return the span found (or None) and where scanning should resume."""
     if after in _SEPARATORS and b + 1 < len(text) and "0" <= text[b + 1] <= "9":
         if b - a == 4 and after == "-":
             date = _DATE.match(text, a)
@@ -185,7 +183,8 @@ def _digits(text: str, a: int, b: int, enabled) -> Span | None:
         return None
     digits = text[a:b]
     if length == 11:
-        if PHONE in enabled and v.is_mobile(digits):
+        # A run is ASCII digits already: of ``v.is_mobile`` only the prefix is left to check.
+        if digits[0] == "1" and digits[1] in "3456789" and PHONE in enabled:
             return Span(a, b, PHONE, digits)
         if digits[0] == "0" and LANDLINE in enabled and _contiguous_landline(digits):
             return Span(a, b, LANDLINE, digits)

@@ -48,23 +48,34 @@ class Replacer:
         self._checksums = custom_checksums
         self._secret = secret
         self._seed = "" if seed is None else str(seed)
-        self._seen: dict[tuple[str, str], str] = {}
+        # (type, value) -> replacement, for the operators whose output depends on nothing
+        # else (tag, hash, redact): a value seen again costs one dict lookup.
+        self._fixed: dict[tuple[str, str], str] = {}
+        self._pseudonyms: dict[tuple[str, str], str] = {}
         self._counters: dict[str, int] = {}
         self._taken: set[tuple[str, str]] = set()
         self.mapping: dict[str, str] = {}
 
     def replace(self, span: Span, original: str) -> str:
+        key = span[2:]  # (type, value)
+        known = self._fixed.get(key)
+        if known is not None:
+            return known
         rule = self._rules[span.type]
         operator = rule.operator
         if operator == "tag":
-            replacement = self._tag(span)
+            number = self._counters.get(span.type, 0) + 1
+            self._counters[span.type] = number
+            replacement = self._fixed[key] = f"<{span.type}_{number}>"
         elif operator == "mask":
             return mask(original, span.value, kind=span.type, **rule.params)
         elif operator == "redact":
-            return rule.params.get("text", "")
+            replacement = self._fixed[key] = rule.params.get("text", "")
+            return replacement
         elif operator == "hash":
             digest = self._digest(f"{span.type}:{span.value}").hex()
-            return f"<{span.type}:{digest[:rule.params.get('length', 16)]}>"
+            replacement = self._fixed[key] = f"<{span.type}:{digest[:rule.params.get('length', 16)]}>"
+            return replacement
         elif operator == "pseudonymize":
             replacement = fakes.reshape(original, span.value, self._pseudonym(span))
         else:
@@ -72,22 +83,13 @@ class Replacer:
         self.mapping.setdefault(replacement, original)
         return replacement
 
-    def _tag(self, span: Span) -> str:
-        key = (span.type, span.value)
-        tag = self._seen.get(key)
-        if tag is None:
-            number = self._counters.get(span.type, 0) + 1
-            self._counters[span.type] = number
-            tag = self._seen[key] = f"<{span.type}_{number}>"
-        return tag
-
     def _digest(self, message: str) -> bytes:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
 
     def _pseudonym(self, span: Span) -> str:
         """The canonical fake for a value; every spelling of the value is then reshaped."""
-        key = (span.type, span.value)
-        known = self._seen.get(key)
+        key = span[2:]  # (type, value)
+        known = self._pseudonyms.get(key)
         if known is not None:
             return known
         # A fresh draw on collision keeps the mapping one-to-one (so re-identification is
@@ -101,6 +103,6 @@ class Replacer:
                 value = fakes.with_checksum(checksum, value, rng)
             if value != span.value and (span.type, value) not in self._taken:
                 self._taken.add((span.type, value))
-                self._seen[key] = value
+                self._pseudonyms[key] = value
                 return value
         raise RuntimeError(f"no free pseudonym for a {span.type} value")

@@ -7,7 +7,6 @@ check characters so that pseudonyms (see ``fakes``) validate too.
 import datetime
 import operator
 
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 
 #: first two digits of a resident ID: provinces of GB/T 2260, plus 71/81/82/83 (Taiwan,
@@ -27,18 +26,23 @@ _DIGITS = frozenset("0123456789")
 
 def luhn_ok(digits: str) -> bool:
     """Luhn (mod 10) checksum of a digit string."""
-    if not digits or not _DIGITS.issuperset(digits):
+    if not (digits.isascii() and digits.isdigit()):
         return False
     return luhn_sum(digits) % 10 == 0
 
 
-# Luhn doubles every second digit from the right; the table holds the digit sum of 2*d.
-_DOUBLED = {str(d): (2 * d) % 10 + (2 * d) // 10 for d in range(10)}
+# Luhn doubles every second digit from the right and adds the digits of the product: the
+# table writes each digit as that digit sum (2*7 = 14 -> 5), so both halves are summed as
+# bytes in C instead of one int() call per digit.
+_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_sum(digits: str) -> int:
-    """Luhn sum of *digits*, the last one being the check digit."""
-    return sum(map(int, digits[::-2])) + sum(map(_DOUBLED.__getitem__, digits[-2::-2]))
+    """Luhn sum of *digits* (ASCII), the last one being the check digit."""
+    return (
+        sum(digits[::-2].encode()) + sum(digits[-2::-2].translate(_DOUBLED).encode())
+        - len(digits) * ord("0")
+    )
 
 
 def luhn_check_digit(payload: str) -> str:
@@ -62,8 +66,11 @@ def real_date(year: int, month: int, day: int) -> bool:
 
 
 def id_check_char(first17: str) -> str:
-    """GB 11643-1999 check character for the first 17 digits of a resident ID."""
-    return ID_CHECK_CHARS[sum(map(operator.mul, map(int, first17), ID_WEIGHTS)) % 11]
+    """GB 11643-1999 check character for the first 17 digits (ASCII) of a resident ID."""
+    # The standard's weights (7, 9, 10, 5, ... 4, 2) are 2**17 ... 2**1 mod 11, and 13 = 2
+    # (mod 11): read in base 13, the digits carry 2**16 ... 2**0, so one int() call does the
+    # weighted sum.
+    return ID_CHECK_CHARS[2 * int(first17, 13) % 11]
 
 
 def id_shaped(value: str) -> bool:
@@ -73,17 +80,22 @@ def id_shaped(value: str) -> bool:
     callers must not read it as a card or a credit code either.
     """
     return (
-        len(value) == 18 and _DIGITS.issuperset(value[:17]) and value[:2] in PROVINCES
+        len(value) == 18 and value[:17].isascii() and value[:17].isdigit() and value[:2] in PROVINCES
         and value[6:8] in ("19", "20") and "01" <= value[10:12] <= "12" and "01" <= value[12:14] <= "31"
     )
 
 
 def is_id_card(value: str) -> bool:
     """18-character resident ID: province, real birth date, check character."""
+    return id_shaped(value) and id_checks_out(value)
+
+
+def id_checks_out(value: str) -> bool:
+    """The check character and the birth date of an ``id_shaped`` value are right."""
+    # The check character first: it is cheaper than the date and rejects more.
     return (
-        id_shaped(value)
+        id_check_char(value[:17]) == value[17]
         and real_date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-        and id_check_char(value[:17]) == value[17]
     )
 
 

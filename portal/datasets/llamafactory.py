@@ -1,0 +1,103 @@
+"""LLaMA-Factory's `dataset_info.json`: the entry that makes a dataset file usable by name.
+
+The file is shared with people who edit it by hand and with other portal workers, so every
+change is read-modify-write under an exclusive lock, written to a temporary file and
+renamed over it: a reader never sees half a file, and no one's entry is lost.
+"""
+import fcntl
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from portal.errors import Conflict
+
+INFO = "dataset_info.json"
+
+
+def entry(file_name: str, fmt: str, stats: dict | None) -> dict:
+    """The dataset_info.json entry for a validated file of format `fmt`."""
+    present = (stats or {}).get("fields", {})
+    roles = set((stats or {}).get("roles", []))
+    if fmt == "alpaca":
+        columns = {"prompt": "instruction", "query": "input", "response": "output"}
+        if "system" in present:
+            columns["system"] = "system"
+        return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
+    if fmt == "sharegpt":
+        openai_words = bool(roles & {"user", "assistant"}) and not roles & {"human", "gpt"}
+        tags = {"role_tag": "from", "content_tag": "value",
+                "user_tag": "user" if openai_words else "human",
+                "assistant_tag": "assistant" if openai_words else "gpt",
+                "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
+        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "conversations"},
+                "tags": tags}
+    if fmt == "openai":
+        tags = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
+                "observation_tag": "tool", "system_tag": "system"}
+        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "messages"},
+                "tags": tags}
+    if fmt == "text":
+        return {"file_name": file_name, "formatting": "alpaca", "columns": {"prompt": "text"}}
+    return {"file_name": file_name}  # parquet: LLaMA-Factory reads it with its own column names
+
+
+@contextmanager
+def _locked(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{INFO}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield root / INFO
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Conflict(f"{INFO} is not valid JSON ({error}); fix it by hand before registering") from None
+    if not isinstance(data, dict):
+        raise Conflict(f"{INFO} must hold a JSON object")
+    return data
+
+
+def _write(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{INFO}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def register(root: Path, name: str, value: dict) -> None:
+    """Write or replace the entry `name`, keeping every other entry as it was."""
+    with _locked(root) as path:
+        data = _read(path)
+        data[name] = value
+        _write(path, data)
+
+
+def unregister(root: Path, file_name: str) -> list[str]:
+    """Remove the entries that point at `file_name`; returns their names."""
+    with _locked(root) as path:
+        if not path.exists():
+            return []
+        data = _read(path)
+        gone = [k for k, v in data.items() if isinstance(v, dict) and v.get("file_name") == file_name]
+        if gone:
+            _write(path, {k: v for k, v in data.items() if k not in gone})
+        return gone
+
+
+def entries(root: Path) -> dict:
+    try:
+        return _read(root / INFO)
+    except Conflict:
+        return {}

@@ -1,0 +1,61 @@
+"""The supervisor's work on datasets: validate large files in its pool, sweep orphan uploads.
+
+What to validate is read from the rows (`status = 'validating'`) every tick, so a file whose
+validation was cut short by a restart is simply validated again by the next supervisor.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from portal.datasets import services, transfers
+from portal.datasets.models import DatasetFile
+from portal.extensions import db
+from portal.supervisor import on_tick
+from portal.timeutil import utcnow
+
+log = logging.getLogger("portal.datasets")
+SWEEP_SECONDS = 30.0
+# a small file is validated by its upload request; one still `validating` this long after
+# its last change lost that request, and the pool takes it over
+INLINE_GRACE_SECONDS = 120
+
+
+@dataclass
+class DatasetsState:
+    running: set[str] = field(default_factory=set)
+    swept_at: float = 0.0
+
+
+def _validate(app, state: DatasetsState, upload_id: str) -> None:
+    with app.app_context():
+        try:
+            services.run_validation(upload_id)
+        except Exception:
+            log.exception("validating upload %s failed", upload_id)
+        finally:
+            db.session.remove()
+            state.running.discard(upload_id)
+
+
+@on_tick
+def supervise_datasets(supervisor) -> None:
+    state = supervisor.__dict__.setdefault("datasets_state", DatasetsState())
+    settings = current_app.config["PORTAL"]
+    grace = utcnow() - timedelta(seconds=INLINE_GRACE_SECONDS)
+    waiting = db.session.scalars(select(DatasetFile.id).where(
+        DatasetFile.status == "validating",
+        or_(DatasetFile.bytes_received > settings.validate_inline_bytes, DatasetFile.updated_at < grace))
+        .order_by(DatasetFile.uploaded_at)).all()
+    for upload_id in waiting:
+        if upload_id not in state.running:
+            state.running.add(upload_id)
+            supervisor.pool.submit(_validate, supervisor.app, state, upload_id)
+    if time.monotonic() - state.swept_at >= SWEEP_SECONDS:
+        state.swept_at = time.monotonic()
+        removed = transfers.sweep()
+        if removed:
+            log.info("swept %d abandoned upload(s)", removed)

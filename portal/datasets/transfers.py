@@ -1,0 +1,284 @@
+"""Uploads in flight: the services that begin, stream, finish, fail, cancel and resume them.
+
+Every state change of an upload row is a conditional UPDATE on `status = 'receiving'`, so
+a cancel, the orphan sweep and a finishing writer can race without one undoing another:
+whoever moves the row first wins, and the loser only removes its bytes.
+"""
+import fcntl
+import hashlib
+import os
+import threading
+import time
+import uuid
+from datetime import timedelta
+from functools import partial
+from typing import NamedTuple
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from portal.datasets import paths, services, uploads
+from portal.datasets.models import COMPLETE, DatasetFile
+from portal.errors import Conflict, Invalid, NotFound, TooLarge
+from portal.extensions import db
+from portal.timeutil import utcnow
+
+MULTIPART_SLACK = 1 << 20  # a multipart body is its file plus headers and boundaries
+LOCK_WAIT_SECONDS = 15.0
+STRAY_PART_SECONDS = 120.0
+# resumable uploads: sha256 of the bytes so far, per upload, in this process. A chunk that
+# lands in another worker (or after a restart) finds none, and completion rehashes the file.
+_hashers: dict[str, tuple[int, "hashlib._Hash"]] = {}
+_hashers_lock = threading.Lock()
+
+
+class Ref(NamedTuple):
+    """What names an upload's files; kept as plain values because the row may vanish mid-stream."""
+    upload_id: str
+    dataset: str
+    stored_name: str
+
+    @classmethod
+    def of(cls, item: DatasetFile) -> "Ref":
+        return cls(item.id, item.dataset.name, item.stored_name)
+
+
+def _settings():
+    return current_app.config["PORTAL"]
+
+
+def begin(dataset, raw_name: str | None, kind: str, expected: int | None, created_by: int | None) -> DatasetFile:
+    """Record a new upload (status `receiving`) after checking its name and announced size."""
+    name = paths.sanitize_filename(raw_name)
+    limit = _settings().max_upload_bytes
+    if expected is not None and expected > limit:
+        raise TooLarge(f"the file is larger than the limit of {limit} bytes (PORTAL_MAX_UPLOAD_BYTES)")
+    upload_id = str(uuid.uuid4())
+    item = DatasetFile(id=upload_id, dataset_id=dataset.id, name=name, stored_name=f"{upload_id}_{name}",
+                       kind=kind, bytes_expected=expected, created_by=created_by)
+    db.session.add(item)
+    db.session.commit()
+    paths.dataset_dir(dataset.name).mkdir(parents=True, exist_ok=True)
+    return item
+
+
+def checkpoint(upload_id: str, total: int) -> bool:
+    """Record progress; False when the upload is no longer wanted (cancelled, swept, deleted)."""
+    result = db.session.execute(update(DatasetFile)
+                                .where(DatasetFile.id == upload_id, DatasetFile.status == "receiving")
+                                .values(bytes_received=total, updated_at=utcnow()))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def fail(ref: Ref, status: str, error: str) -> None:
+    """End an upload that did not complete and remove its bytes."""
+    db.session.rollback()
+    db.session.execute(update(DatasetFile).where(DatasetFile.id == ref.upload_id, DatasetFile.status == "receiving")
+                       .values(status=status, error=error[:500], updated_at=utcnow()))
+    db.session.commit()
+    paths.part_path(ref.dataset, ref.upload_id).unlink(missing_ok=True)
+
+
+def finish(ref: Ref, total: int, sha256: str) -> DatasetFile:
+    """Rename the part file into place and mark the upload complete, then validate small files.
+
+    The rename comes first: a cancel that wins the race after it removes the final file too.
+    """
+    part, final = paths.part_path(ref.dataset, ref.upload_id), paths.final_path(ref.dataset, ref.stored_name)
+    try:
+        os.rename(part, final)
+    except FileNotFoundError:
+        raise uploads.Cancelled() from None
+    now = utcnow()
+    result = db.session.execute(update(DatasetFile)
+                                .where(DatasetFile.id == ref.upload_id, DatasetFile.status == "receiving")
+                                .values(status="validating", bytes_received=total, sha256=sha256,
+                                        uploaded_at=now, updated_at=now))
+    db.session.commit()
+    if result.rowcount != 1:
+        final.unlink(missing_ok=True)
+        raise uploads.Cancelled()
+    if total <= _settings().validate_inline_bytes:
+        services.run_validation(ref.upload_id)
+    return get_upload(ref.upload_id)
+
+
+def _stream_errors(ref_of, run):
+    """Run `run()`; translate the streaming outcomes, failing the upload `ref_of()` names."""
+    try:
+        return run()
+    except uploads.Cancelled:
+        if ref_of():
+            fail(ref_of(), "aborted", "cancelled")
+        raise Conflict("the upload was cancelled") from None
+    except uploads.Disconnected:
+        if ref_of():
+            fail(ref_of(), "failed", "the client disconnected")
+        raise Invalid("the client disconnected before the end of the body") from None
+    except BaseException as error:
+        if ref_of():
+            fail(ref_of(), "failed", getattr(error, "message", None) or type(error).__name__)
+        raise
+
+
+def receive(dataset_id: str, stream, content_type: str, length: int | None, filename: str | None,
+            created_by: int | None) -> DatasetFile:
+    """One request, one file: multipart (field `file`) or a raw body with its file name."""
+    dataset = services.get_dataset(dataset_id)
+    limit = _settings().max_upload_bytes
+    multipart = content_type.startswith("multipart/")
+    if length is not None and length > limit + (MULTIPART_SLACK if multipart else 0):
+        raise TooLarge(f"the file is larger than the limit of {limit} bytes (PORTAL_MAX_UPLOAD_BYTES)")
+    if length == 0:
+        raise Invalid("the file is empty")
+    state: dict = {}
+
+    def open_writer(raw_name: str, kind: str, expected: int | None) -> uploads.Writer:
+        ref = state["ref"] = Ref.of(begin(dataset, raw_name, kind, expected, created_by))
+        state["fd"] = os.open(paths.part_path(ref.dataset, ref.upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                              0o644)
+        return uploads.Writer(state["fd"], limit=limit, checkpoint=partial(checkpoint, ref.upload_id))
+
+    def run() -> DatasetFile:
+        try:
+            if multipart:
+                writer = uploads.copy_multipart(stream, content_type, length,
+                                                lambda name: open_writer(name, "multipart", None))
+            else:
+                writer = open_writer(filename, "raw", length)
+                uploads.copy_body(stream, writer, length)
+        finally:
+            if "fd" in state:
+                os.close(state.pop("fd"))
+        if writer.total == 0:
+            raise Invalid("the file is empty")
+        return finish(state["ref"], writer.total, writer.hasher.hexdigest())
+
+    return _stream_errors(lambda: state.get("ref"), run)
+
+
+def get_upload(upload_id: str) -> DatasetFile:
+    item = db.session.get(DatasetFile, upload_id)
+    if item is None:
+        raise NotFound(f"upload {upload_id!r} not found")
+    return item
+
+
+def cancel(upload_id: str) -> DatasetFile:
+    """Abort an upload (a streaming writer notices within a few MB) or remove a finished file."""
+    item = get_upload(upload_id)
+    if item.status not in ("aborted", "failed"):
+        services.delete_file(item, "cancelled")
+    with _hashers_lock:
+        _hashers.pop(upload_id, None)
+    return item
+
+
+def create_resumable(dataset_id: str, raw_name: str | None, length: int | None, created_by: int | None) -> DatasetFile:
+    if not length or length < 0:
+        raise Invalid("the upload length must be a positive number of bytes (empty files are refused)")
+    item = begin(services.get_dataset(dataset_id), raw_name, "resumable", length, created_by)
+    open(paths.part_path(item.dataset.name, item.id), "xb").close()
+    return item
+
+
+def _lock(fd: int) -> None:
+    """Wait for the previous writer of this upload (one whose client vanished) to let go."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise Conflict("another request is still writing this upload; retry later") from None
+            time.sleep(0.05)
+
+
+def append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFile:
+    """Write a chunk at `offset` (at most the server's offset: bytes past it are sent again)."""
+    item = get_upload(upload_id)
+    if item.kind != "resumable":
+        raise Conflict("only resumable uploads take chunks")
+    try:
+        fd = os.open(paths.part_path(item.dataset.name, upload_id), os.O_WRONLY)
+    except FileNotFoundError:
+        raise Conflict(f"the upload is {item.status}; start a new one") from None
+    try:
+        _lock(fd)
+        db.session.refresh(item)  # the previous writer may have recorded a later offset meanwhile
+        if item.status != "receiving":
+            raise Conflict(f"the upload is {item.status}")
+        if offset > item.bytes_received:
+            raise Conflict(f"offset {offset} is past the {item.bytes_received} bytes received")
+        if length is not None and offset + length > item.bytes_expected:
+            raise Invalid(f"the chunk ends past the upload length of {item.bytes_expected} bytes")
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        with _hashers_lock:
+            known = _hashers.pop(upload_id, None)
+        hasher = known[1] if known and known[0] == offset else (hashlib.sha256() if offset == 0 else None)
+        writer = uploads.Writer(fd, limit=item.bytes_expected, checkpoint=partial(checkpoint, upload_id),
+                                offset=offset, hasher=hasher)
+
+        def run():
+            try:
+                uploads.copy_body(stream, writer, length)
+            finally:  # keep what arrived, even from a client that vanished mid-chunk
+                if checkpoint(upload_id, writer.total) and hasher is not None:
+                    with _hashers_lock:
+                        _hashers[upload_id] = (writer.total, writer.hasher)
+        _stream_errors(lambda: None, run)
+    finally:
+        os.close(fd)
+    db.session.refresh(item)
+    return complete(upload_id) if item.bytes_received == item.bytes_expected else item
+
+
+def _sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(uploads.CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def complete(upload_id: str) -> DatasetFile:
+    """Finish a resumable upload whose bytes are all there (again: answers as it is)."""
+    item = get_upload(upload_id)
+    if item.status in COMPLETE:
+        return item
+    if item.status != "receiving":
+        raise Conflict(f"the upload is {item.status}")
+    if item.bytes_received != item.bytes_expected:
+        raise Conflict(f"{item.bytes_received} of {item.bytes_expected} bytes received")
+    with _hashers_lock:
+        known = _hashers.pop(upload_id, None)
+    ref = Ref.of(item)
+    sha = known[1].hexdigest() if known and known[0] == item.bytes_received else _sha256_of(
+        paths.part_path(ref.dataset, upload_id))
+    return _stream_errors(lambda: None, lambda: finish(ref, item.bytes_received, sha))
+
+
+def sweep() -> int:
+    """Fail uploads whose writer is gone or that nobody resumed; remove stray part files."""
+    settings, now = _settings(), utcnow()
+    stale = now - timedelta(seconds=settings.upload_stale_seconds)
+    expired = now - timedelta(seconds=settings.upload_resume_seconds)
+    rows = db.session.scalars(select(DatasetFile).where(DatasetFile.status == "receiving", or_(
+        and_(DatasetFile.kind != "resumable", DatasetFile.updated_at < stale),
+        and_(DatasetFile.kind == "resumable", DatasetFile.updated_at < expired)))).all()
+    for ref in [Ref.of(item) for item in rows]:
+        fail(ref, "failed", "abandoned: no bytes arrived for too long")
+    removed = len(rows)
+    for part in paths.datasets_root().glob("*/.*.part"):
+        row = db.session.get(DatasetFile, part.name[1:-len(".part")])
+        try:
+            old = time.time() - part.stat().st_mtime > STRAY_PART_SECONDS
+        except FileNotFoundError:
+            continue
+        if old and (row is None or row.status != "receiving"):
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
