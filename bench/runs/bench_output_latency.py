@@ -18,7 +18,6 @@ when the portal copies the output, the run's own print interval when it reads it
 import argparse
 import os
 import shlex
-import shutil
 import sys
 import time
 import uuid
@@ -118,9 +117,12 @@ def measure(way: str, seconds: float, tick: str | None, container: str | None, s
                   "start_command": f"python3 -c {shlex.quote(STAMPS)} {seconds}"}
         settings["PORTAL_DOCKER_CONTAINER"] = container
     run_dir = None
-    if way == "docker-shared":
-        run_dir = Path(shared) / f"portal-bench-{uuid.uuid4().hex[:8]}"  # mounted at the same path inside
-        settings |= {"PORTAL_DOCKER_RUN_DIR": str(run_dir), "PORTAL_DOCKER_RUN_DIR_HOST": str(run_dir)}
+    if way == "docker":  # a folder of our own in the container, removed afterwards
+        run_dir = f"/tmp/portal-bench-{uuid.uuid4().hex[:8]}"
+        settings["PORTAL_DOCKER_RUN_DIR"] = run_dir
+    elif way == "docker-shared":
+        run_dir = str(Path(shared) / f"portal-bench-{uuid.uuid4().hex[:8]}")  # mounted at the same path inside
+        settings |= {"PORTAL_DOCKER_RUN_DIR": run_dir, "PORTAL_DOCKER_RUN_DIR_HOST": run_dir}
     with Portal(**settings) as portal:
         try:
             portal.project("latency", **fields)
@@ -138,8 +140,8 @@ def measure(way: str, seconds: float, tick: str | None, container: str | None, s
                 raise RuntimeError(f"{way}: no line seen")
             result["tick"] = portal.app.config["PORTAL"].tick_seconds
         finally:
-            if run_dir is not None:
-                shutil.rmtree(run_dir, ignore_errors=True)
+            if run_dir is not None:  # the container's root made it; remove it from inside
+                docker.from_env().containers.get(container).exec_run(["rm", "-rf", run_dir])
     return result
 
 

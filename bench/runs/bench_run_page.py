@@ -45,18 +45,18 @@ LOG_LINES = (
 
 def output_log(lines: int, rng: random.Random) -> bytes:
     """`lines` newline-ended lines; every 4th carries tqdm redraws, every 10th is a Trainer dict."""
-    out, total = [], lines
+    out = []
     for i in range(lines):
         if i % 10 == 9:
-            out.append(str({"loss": round(2 - i / total, 4), "grad_norm": round(rng.random(), 4),
-                            "learning_rate": 5e-05 * (1 - i / total), "epoch": round(i / total, 2)}))
-        else:
-            text = rng.choice(LOG_LINES).format(m=i // 60 % 60, s=i % 60, n=rng.randint(1, 99999),
-                                                r=rng.randint(0, 7), x=rng.random() * 20)
-            if i % 4 == 0:
-                text = "".join(f"\r{n * 100 // total:3d}%|█████     | {n}/{total} [01:02<03:04,  1.23it/s]"
-                               for n in range(i, i + 3)) + "\r" + text
-            out.append(text)
+            out.append(str({"loss": round(2 - i / lines, 4), "grad_norm": round(rng.random(), 4),
+                            "learning_rate": 5e-05 * (1 - i / lines), "epoch": round(i / lines, 2)}))
+            continue
+        line = rng.choice(LOG_LINES).format(m=i // 60 % 60, s=i % 60, n=rng.randint(1, 99999),
+                                            r=rng.randint(0, 7), x=rng.random() * 20)
+        if i % 4 == 0:
+            line = "".join(f"\r{n * 100 // lines:3d}%|█████     | {n}/{lines} [01:02<03:04,  1.23it/s]"
+                           for n in range(i, i + 3)) + "\r" + line
+        out.append(line)
     return ("\n".join(out) + "\n").encode()
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from portal.api import bp
 from portal.api.schemas import Timestamp, _iso_z
 from portal.api.spec import operation
-from portal.datasets import paths, preview, services, transfers
+from portal.datasets import paths, preview, services, transfers, uploads
 from portal.datasets.models import Dataset, DatasetFile
 
 NOT_FOUND = {404: "No such dataset"}
@@ -249,7 +249,7 @@ def upload_file(dataset_id: str):
     larger ones come back `validating` and the supervisor validates them, with progress."""
     filename = (_header_text(request.headers.get("X-Filename") or request.headers.get("Upload-Filename"))
                 or request.args.get("filename"))
-    item = transfers.receive(dataset_id, request.stream, request.content_type or "", request.content_length,
+    item = transfers.receive(dataset_id, uploads.body_of(request), request.content_type or "", request.content_length,
                              filename, current_user.id)
     return UploadResult(upload_id=item.id, dataset_id=dataset_id, bytes=item.bytes_received, filename=item.name,
                         stored_name=item.stored_name, path=paths.relative(item.dataset.name, item.stored_name),

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from portal.api import bp
 from portal.api.schemas import Timestamp
 from portal.api.spec import operation
-from portal.datasets import paths, transfers
+from portal.datasets import paths, transfers, uploads
 from portal.datasets.models import DatasetFile
 from portal.errors import Invalid
 
@@ -117,7 +117,7 @@ def patch_upload(upload_id: str):
     offset = _int_header("Upload-Offset")
     if offset is None:
         raise Invalid("Upload-Offset is required")
-    return _answer(transfers.append(upload_id, request.stream, offset, request.content_length))
+    return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length))
 
 
 @operation(bp, "PUT", "/v1/uploads/<upload_id>", summary="Send a chunk with Content-Range", tag="uploads",
@@ -128,11 +128,11 @@ def put_upload(upload_id: str):
         offset = _int_header("Upload-Offset")
         if offset is None:
             raise Invalid("Content-Range: bytes START-END/TOTAL (or Upload-Offset) is required")
-        return _answer(transfers.append(upload_id, request.stream, offset, request.content_length))
+        return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length))
     start, end = int(match.group(1)), int(match.group(2))
     if end < start or (request.content_length is not None and request.content_length != end - start + 1):
         raise Invalid("Content-Range does not match the body's length")
-    return _answer(transfers.append(upload_id, request.stream, start, end - start + 1))
+    return _answer(transfers.append(upload_id, uploads.body_of(request), start, end - start + 1))
 
 
 for _view in (patch_upload, put_upload):

@@ -153,7 +153,7 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
                 os.close(state.pop("fd"))
         if writer.total == 0:
             raise Invalid("the file is empty")
-        return finish(state["ref"], writer.total, writer.hasher.hexdigest())
+        return finish(state["ref"], writer.total, writer.hexdigest())
 
     return _stream_errors(lambda: state.get("ref"), run)
 
@@ -226,6 +226,7 @@ def append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFi
             try:
                 uploads.copy_body(stream, writer, length)
             finally:  # keep what arrived, even from a client that vanished mid-chunk
+                writer.settle()
                 if checkpoint(upload_id, writer.total) and hasher is not None:
                     with _hashers_lock:
                         _hashers[upload_id] = (writer.total, writer.hasher)

@@ -42,14 +42,14 @@ def _cue(text: str, start: int, cues) -> bool:
 def _card_prefix_known(digits: str) -> bool:
     """UnionPay 62/60/81, Visa 4, Mastercard 51-55/2221-2720, JCB 35, Discover 6011/644-65,
     and the old domestic debit BINs 9558/9559."""
-    head = int(digits[:4])
+    head = digits[:4]  # four digits compare as text as they would as numbers
     return (
         digits[0] == "4"
         or digits[:2] in ("62", "60", "81", "35", "65")
-        or 5100 <= head <= 5599
-        or 2221 <= head <= 2720
-        or 6440 <= head <= 6499
-        or digits[:4] in ("9558", "9559")
+        or "5100" <= head <= "5599"
+        or "2221" <= head <= "2720"
+        or "6440" <= head <= "6499"
+        or head in ("9558", "9559")
     )
 
 
@@ -122,17 +122,20 @@ def _chain(text: str, a: int, enabled) -> Span | None:
     match = _CHAIN.match(text, a)
     if match is None:
         return None
-    groups = [(group.start(), group.end()) for group in _GROUP.finditer(text, a, match.end())]
-    for count in range(len(groups), 1, -1):
-        span = _layout(text, a, groups[:count], enabled)
-        if span is not None:
-            return span
-    return None
+    end = match.end()
+    parts = _GROUP.findall(text, a, end)
+    span = _layout(text, a, end, parts, enabled)
+    if span is None and len(parts) > 2:
+        ends = [group.end() for group in _GROUP.finditer(text, a, end)]
+        for count in range(len(parts) - 1, 1, -1):
+            span = _layout(text, a, ends[count - 1], parts[:count], enabled)
+            if span is not None:
+                break
+    return span
 
 
-def _layout(text: str, a: int, groups: list, enabled) -> Span | None:
-    parts = [text[start:end] for start, end in groups]
-    end = groups[-1][1]
+def _layout(text: str, a: int, end: int, parts: list[str], enabled) -> Span | None:
+    """The chain of *parts* from *a* to *end* read as a phone, landline, ID or card."""
     lengths = tuple(map(len, parts))
     before = text[a - 1] if a else ""
     joined = "".join(parts)
