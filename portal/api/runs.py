@@ -174,9 +174,10 @@ def run_output(run_id: int, query: OutputQuery):
 @operation(bp, "GET", "/v1/runs/<int:run_id>/metrics", summary="Metric series, downsampled", tag="runs",
            query=MetricsQuery, response=MetricsOut, errors=NOT_FOUND)
 def run_metrics(run_id: int, query: MetricsQuery):
+    run = services.get_run(run_id)
     wanted = [k for k in query.keys.split(",") if k]
-    series = metrics.series(run_id, wanted, query.max_points)
-    return MetricsOut(run_id=run_id, keys=metrics.keys(run_id), series=series)
+    return MetricsOut(run_id=run_id, keys=sorted(run.last_metrics or {}),
+                      series=metrics.series(run, wanted, query.max_points))
 
 
 @operation(bp, "POST", "/v1/runs/<int:run_id>/metrics", summary="Push metric points (batched)", tag="runs",

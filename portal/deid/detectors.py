@@ -33,11 +33,13 @@ _PLATE = re.compile(
     r"(?![0-9A-Za-z])"
 )
 _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
+# What ``ipaddress.IPv4Address`` accepts (0-255, no leading zero), at a fraction of its cost;
+# such an address is already in its canonical spelling.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(r"(?:%s\.){3}%s" % (_OCTET, _OCTET))
 _HEX_COLON = re.compile(r"[0-9A-Fa-f:]+(?:\.[0-9]+){0,3}")
 _CLOCK = re.compile(r"[0-9]{1,2}(?::[0-9]{2}){1,2}(?:\.[0-9]+)?")
 _URL_BODY = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-# Searched up to the "@" (endpos): the longest run of local-part characters before it.
-_LOCAL_PART = re.compile(r"[A-Za-z0-9._%+\-]+\Z")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![0-9-])")
 
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -110,15 +112,11 @@ class Scanner:
         """Dotted numbers: an IPv4 address, or a version/decimal left whole and untouched."""
         match = _DOTTED.match(text, a)
         end = match.end()
-        if IP not in self.enabled or match.group().count(".") != 3:
-            return None, end
-        if a and text[a - 1] in "vV":
+        address = match.group()
+        if IP not in self.enabled or _IPV4.fullmatch(address) is None or (a and text[a - 1] in "vV"):
             return None, end
         window = text[max(0, a - 12):a].lower()
         if any(cue in window for cue in _VERSION_CUES):
-            return None, end
-        address = match.group()
-        if not all(map(_octet, address.split("."))):
             return None, end
         return Span(a, end, IP, address), end
 
@@ -142,15 +140,6 @@ class Scanner:
         if clock is not None and a == start:
             return None, clock.end()
         return None, b
-
-
-def _octet(part: str) -> bool:
-    """A part of a dotted IPv4 address, as ``ipaddress`` accepts it: 0-255, no leading zero.
-
-    Checked here because ``ipaddress.IPv4Address`` costs more than the rest of the scan of
-    a dotted number, and an address so checked is already in its canonical spelling.
-    """
-    return len(part) <= 3 and (part[0] != "0" or part == "0") and int(part) <= 255
 
 
 def _url_at(text: str, at: int, floor: int, scheme: bool) -> Span | None:
@@ -180,8 +169,9 @@ def _url_at(text: str, at: int, floor: int, scheme: bool) -> Span | None:
 def _email_at(text: str, at: int, floor: int) -> Span | None:
     """The e-mail address whose ``@`` is at *at*; its local part is ASCII, so Chinese
     written right before it (邮箱abc@example.com) stays out."""
-    local = _LOCAL_PART.search(text, max(floor, at - 64), at)
-    start = at if local is None else local.start()
+    start = at
+    while start > floor and text[start - 1] in _EMAIL_LOCAL and at - start < 64:
+        start -= 1
     while start < at and text[start] == ".":
         start += 1
     if start == at:

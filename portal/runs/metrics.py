@@ -1,5 +1,7 @@
 """Metric points of runs: recording (from the supervisor or a pushing script) and chart series."""
 import math
+import threading
+from collections import OrderedDict
 
 from sqlalchemy import func, insert, select
 
@@ -10,13 +12,23 @@ from portal.runs.services import get_run
 
 MAX_BATCH = 1000
 KEY_LENGTH = 100
+CACHE_SIZE = 256  # series kept per process: the chart of every open run page polls them
+_cache: OrderedDict[tuple, tuple[int, dict]] = OrderedDict()
+_lock = threading.Lock()
 
 
 def record(run: Run, step: int | None, values: dict[str, float]) -> None:
     """Add points for one step and keep the run's latest values (committed by the caller)."""
+    record_many(run, [(step, values)])
+
+
+def record_many(run: Run, points: list[tuple[int | None, dict[str, float]]]) -> None:
+    """Add (step, values) points in one INSERT and update the run's latest values once."""
     rows = [{"run_id": run.id, "key": key, "step": step if step is not None else (run.step or 0), "value": value}
-            for key, value in values.items() if math.isfinite(value)]
-    if rows:
+            for step, values in points for key, value in values.items() if math.isfinite(value)]
+    if not rows:
+        return
+    with db.session.no_autoflush:  # no UPDATE of the run before every INSERT
         db.session.execute(insert(Metric), rows)
         run.last_metrics = {**(run.last_metrics or {}), **{r["key"]: r["value"] for r in rows}}
 
@@ -38,30 +50,42 @@ def push(run_id: int, points: list[dict]) -> int:
     return len(points)
 
 
-def keys(run_id: int) -> list[str]:
-    return list(db.session.scalars(select(Metric.key).filter_by(run_id=run_id).distinct().order_by(Metric.key)))
+def _cached(key: tuple, count: int, compute):
+    """Metric rows are only ever added, so a series is valid while its row count is unchanged."""
+    with _lock:
+        hit = _cache.get(key)
+        if hit and hit[0] == count:
+            _cache.move_to_end(key)
+            return hit[1]
+    value = compute()
+    with _lock:
+        _cache[key] = (count, value)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
 
 
-def series(run_id: int, wanted: list[str], max_points: int = 2000) -> dict[str, dict]:
+def _points(where, count: int, low: int, high: int, max_points: int) -> dict:
+    if count <= max_points:
+        rows = db.session.execute(select(Metric.step, Metric.value).where(*where)
+                                  .order_by(Metric.step, Metric.id)).all()
+    else:
+        width = max(1, math.ceil((high - low + 1) / max_points))
+        bucket = (Metric.step - low) // width
+        rows = db.session.execute(select(func.min(Metric.step), func.avg(Metric.value)).where(*where)
+                                  .group_by(bucket).order_by(bucket)).all()
+    return {"steps": [r[0] for r in rows], "values": [float(r[1]) for r in rows],
+            "count": count, "downsampled": count > max_points}
+
+
+def series(run: Run, wanted: list[str], max_points: int = 2000) -> dict[str, dict]:
     """Each key's points in step order, averaged into at most `max_points` step buckets in SQL."""
-    get_run(run_id)
     max_points = max(10, min(max_points, 10000))
     result = {}
-    for key in wanted or keys(run_id):
-        where = (Metric.run_id == run_id, Metric.key == key)
+    for key in wanted or sorted(run.last_metrics or {}):
+        where = (Metric.run_id == run.id, Metric.key == key)
         count, low, high = db.session.execute(
             select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)).one()
-        if not count:
-            result[key] = {"steps": [], "values": [], "count": 0, "downsampled": False}
-            continue
-        if count <= max_points:
-            rows = db.session.execute(select(Metric.step, Metric.value).where(*where)
-                                      .order_by(Metric.step, Metric.id)).all()
-        else:
-            width = max(1, math.ceil((high - low + 1) / max_points))
-            bucket = (Metric.step - low) // width
-            rows = db.session.execute(select(func.min(Metric.step), func.avg(Metric.value)).where(*where)
-                                      .group_by(bucket).order_by(bucket)).all()
-        result[key] = {"steps": [r[0] for r in rows], "values": [float(r[1]) for r in rows],
-                       "count": count, "downsampled": count > max_points}
+        result[key] = _cached((run.id, key, max_points), count,
+                              lambda: _points(where, count, low, high, max_points))
     return result

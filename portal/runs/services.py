@@ -26,9 +26,21 @@ def _settings():
     return current_app.config["PORTAL"]
 
 
+def output_in_place(run: Run) -> bool:
+    """True when the run writes its output.log where the portal reads it (no copying)."""
+    return run.executor == "local" or (run.executor == "docker" and _settings().docker_run_dir_host is not None)
+
+
 def run_folder(run: Run):
-    """The portal's folder of a run: output.log (and, for local runs, pid and exit_code)."""
-    return _settings().data_dir / "runs" / run.folder
+    """The run's folder as the portal sees it: output.log (and pid, exit_code of the wrapper).
+
+    A docker run on a host-mounted run dir is read where it writes, so its output is as live
+    as a local run's; otherwise the supervisor copies it here.
+    """
+    settings = _settings()
+    if run.executor == "docker" and settings.docker_run_dir_host is not None:
+        return settings.docker_run_dir_host / run.folder
+    return settings.data_dir / "runs" / run.folder
 
 
 def log_event(run: Run, message: str, level: str = "info") -> None:

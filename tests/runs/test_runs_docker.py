@@ -4,6 +4,7 @@ import signal
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,59 @@ def test_supervisor_crash_during_a_docker_run_loses_nothing(app, client, token, 
     assert done["status"] == "succeeded"
     text = client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"]
     assert [line for line in text.splitlines()] == [f"line {i}" for i in range(30)]
+
+
+@pytest.fixture
+def shared():
+    return os.environ.get("PORTAL_TEST_DOCKER_SHARED") or pytest.skip("no shared bind mount from scripts/services")
+
+
+def portal_with(app_config, **settings):
+    """A second app with other docker settings: its client, an operator's header, a ticker."""
+    from portal import create_app
+    from portal.auth import services as auth
+    from portal.extensions import db
+    from portal.supervisor import Supervisor
+    from tests.runs.conftest import Ticker
+
+    app = create_app({**app_config, **settings})
+    with app.app_context():
+        db.create_all()
+        user = auth.create_user("op", "password-123", "operator")
+        header = {"Authorization": "Bearer " + auth.create_token(user)[1]}
+    root = app.config["PORTAL"].training_dir
+    (root / "datasets").mkdir(parents=True)
+    (root / "configs").mkdir()
+    (root / "datasets" / "sample.jsonl").write_text("{}\n")
+    (root / "configs" / "train.yaml").write_text("a: 1\n")
+    client = app.test_client()
+    return client, header, Ticker(Supervisor(app), client, header)
+
+
+def test_a_host_mounted_run_dir_is_read_in_place(app_config, container, shared):
+    """With PORTAL_DOCKER_RUN_DIR_HOST the output is read where the run writes it."""
+    runs_dir = f"{shared}/runs-{uuid.uuid4().hex[:6]}"
+    os.makedirs(runs_dir)
+    client, header, ticker = portal_with(app_config, PORTAL_DOCKER_RUN_DIR=runs_dir,
+                                         PORTAL_DOCKER_RUN_DIR_HOST=runs_dir)
+    docker_project(client, header, python_c("print('hello from the mount', flush=True)"))
+    run = start(client, header)
+    try:
+        ticker.until(run["id"], "succeeded", timeout=60)
+    finally:
+        ticker.sup.close()
+    text = client.get(f"/v1/runs/{run['id']}/output", headers=header).get_json()["data"]
+    assert text == "hello from the mount\n"
+    assert len(list(Path(runs_dir).rglob("output.log"))) == 1
+
+
+def test_a_wrong_host_mount_setting_fails_the_launch(app_config, container, tmp_path):
+    client, header, ticker = portal_with(app_config, PORTAL_DOCKER_RUN_DIR_HOST=str(tmp_path / "not-the-mount"))
+    docker_project(client, header, "true")
+    run = start(client, header)
+    try:
+        ticker.until(run["id"], "failed", timeout=60)
+    finally:
+        ticker.sup.close()
+    events = client.get(f"/v1/runs/{run['id']}/logs", headers=header).get_json()["items"]
+    assert "PORTAL_DOCKER_RUN_DIR_HOST must be the host side" in events[-1]["message"]

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 # as "$@" (argv), never as text for the shell to parse. A no-op trap keeps the wrapper alive
 # when the stop signal hits the whole process group, so it can still record the exit code;
 # sh runs that trap only after the foreground command ends, so `$?` is the command's code.
+# It first lets go of the stdio it was started with: a detached `docker exec` whose process
+# keeps them open makes dockerd hold the container's next exec for seconds.
 WRAPPER = r"""
+exec </dev/null >/dev/null 2>&1
 run_dir=$1; workdir=$2; shift 2
 trap ':' TERM INT HUP
 echo $$ > "$run_dir/pid"

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import docker
-from docker.errors import APIError, DockerException, NotFound
+import requests
+from docker.errors import DockerException, NotFound
 
 from portal.supervisor.executors.base import WRAPPER, Executor, LaunchError, LaunchSpec, PollResult
 from portal.supervisor.executors.local import list_tree, read_range
@@ -30,6 +31,8 @@ READ = 'tail -c +"$1" "$2" 2>/dev/null | head -c "$3"'
 SIGNAL = 'kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "$2" 2>/dev/null; true'
 LIST = r'find "$1" -mindepth 1 -maxdepth "$2" -printf "%P\t%s\t%T@\t%y\n" 2>/dev/null; true'
 PID_WAIT_SECONDS = 10.0
+# the SDK lets connection errors of its HTTP layer through unwrapped (e.g. a daemon restart)
+DOCKER_ERRORS = (DockerException, requests.RequestException)
 
 
 class DockerExecutor(Executor):
@@ -54,7 +57,7 @@ class DockerExecutor(Executor):
             container = self.client.containers.get(name)
         except NotFound:
             raise LaunchError(f"container {name} does not exist") from None
-        except (APIError, DockerException) as error:
+        except DOCKER_ERRORS as error:
             raise LaunchError(f"cannot inspect container {name}: {error}") from None
         if container.status != "running":
             raise LaunchError(f"container {name} is not running (status {container.status})")
@@ -73,12 +76,24 @@ class DockerExecutor(Executor):
             made = container.exec_run(["mkdir", "-p", run_dir, spec.output_dir])
             if made.exit_code:
                 raise LaunchError(f"cannot create {run_dir} in {spec.container}: {made.output.decode(errors='replace')}")
+            host = self._host_path(run_dir)
+            if host is not None and not host.is_dir():  # else output would silently go nowhere we read
+                raise LaunchError(f"{run_dir} made in {spec.container} is not at {host} on this host: "
+                                  "PORTAL_DOCKER_RUN_DIR_HOST must be the host side of the container's mount "
+                                  "of PORTAL_DOCKER_RUN_DIR")
             exec_id = self.client.api.exec_create(
                 container.id, ["setsid", "sh", "-c", WRAPPER, "portal-run", run_dir, spec.workdir, *spec.argv],
                 environment=spec.env, stdout=False, stderr=False)["Id"]
             self.client.api.exec_start(exec_id, detach=True)
-        except (APIError, DockerException) as error:
+        except DOCKER_ERRORS as error:
             raise LaunchError(f"docker exec failed in {spec.container}: {error}") from None
+        try:
+            return self._wait_for_pid(container, spec, run_dir, exec_id)
+        except DOCKER_ERRORS as error:
+            raise LaunchError(f"lost the Docker daemon while starting in {spec.container}: {error}; "
+                              f"the command may be running in {run_dir}") from None
+
+    def _wait_for_pid(self, container, spec: LaunchSpec, run_dir: str, exec_id: str) -> dict:
         deadline = time.monotonic() + PID_WAIT_SECONDS
         while time.monotonic() < deadline:  # the wrapper records its pid first thing
             out = self._sh(container.id, 'p=$(cat "$1/pid" 2>/dev/null) && echo "$p $(cut -d" " -f22 /proc/$p/stat '
@@ -101,7 +116,7 @@ class DockerExecutor(Executor):
                            handle["start_ticks"]).decode().split()
         except NotFound:
             return PollResult("lost", detail=f"container {handle['name']} is gone")
-        except (APIError, DockerException) as error:  # daemon hiccup: ask again next tick
+        except DOCKER_ERRORS as error:  # daemon hiccup: ask again next tick
             log.warning("polling run in %s failed: %s", handle["name"], error)
             return PollResult("running")
         if out == ["running"]:
@@ -116,7 +131,7 @@ class DockerExecutor(Executor):
             return read_range(host, offset, limit)
         try:
             return self._sh(handle["container"], READ, str(offset + 1), path, str(limit))
-        except (APIError, DockerException):
+        except DOCKER_ERRORS:
             return b""
 
     def read_output(self, handle: dict, offset: int, limit: int) -> bytes:
@@ -125,7 +140,7 @@ class DockerExecutor(Executor):
     def signal(self, handle: dict, signame: str) -> None:
         try:
             self._sh(handle["container"], SIGNAL, signame.removeprefix("SIG"), str(handle["pid"]))
-        except (APIError, DockerException) as error:
+        except DOCKER_ERRORS as error:
             raise LaunchError(f"cannot signal the run in {handle['name']}: {error}") from None
 
     def list_files(self, handle: dict, root: str, max_depth: int = 2):
@@ -134,7 +149,7 @@ class DockerExecutor(Executor):
             return list_tree(host, max_depth)
         try:
             out = self._sh(handle["container"], LIST, root, str(max_depth)).decode(errors="replace")
-        except (APIError, DockerException):
+        except DOCKER_ERRORS:
             return []
         found = []
         for line in out.splitlines():
