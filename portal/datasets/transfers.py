@@ -17,7 +17,7 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from portal.datasets import paths, services, uploads
+from portal.datasets import multipart, paths, services, uploads
 from portal.datasets.models import COMPLETE, DatasetFile
 from portal.errors import Conflict, Invalid, NotFound, TooLarge
 from portal.extensions import db
@@ -127,8 +127,8 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
     """One request, one file: multipart (field `file`) or a raw body with its file name."""
     dataset = services.get_dataset(dataset_id)
     limit = _settings().max_upload_bytes
-    multipart = content_type.startswith("multipart/")
-    if length is not None and length > limit + (MULTIPART_SLACK if multipart else 0):
+    is_multipart = content_type.startswith("multipart/")
+    if length is not None and length > limit + (MULTIPART_SLACK if is_multipart else 0):
         raise TooLarge(f"the file is larger than the limit of {limit} bytes (PORTAL_MAX_UPLOAD_BYTES)")
     if length == 0:
         raise Invalid("the file is empty")
@@ -142,9 +142,9 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
 
     def run() -> DatasetFile:
         try:
-            if multipart:
-                writer = uploads.copy_multipart(stream, content_type, length,
-                                                lambda name: open_writer(name, "multipart", None))
+            if is_multipart:
+                writer = multipart.copy_multipart(stream, content_type, length,
+                                                  lambda name: open_writer(name, "multipart", None))
             else:
                 writer = open_writer(filename, "raw", length)
                 uploads.copy_body(stream, writer, length)

@@ -14,21 +14,19 @@ import hashlib
 import io
 import os
 import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Callable
 
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
+from werkzeug.exceptions import ClientDisconnected
 
-from portal.errors import Invalid, TooLarge
+from portal.errors import TooLarge
 
 CHUNK = 1 << 20
 CHECK_BYTES = 8 << 20  # cancel latency and progress granularity
 CHECK_SECONDS = 20.0  # a slow client still counts as alive for the orphan sweep
-FILE_FIELD = "file"
 
 
 class Cancelled(Exception):
@@ -111,8 +109,10 @@ class SocketBody:
         body, sock = environ.get("wsgi.input"), environ.get("gunicorn.socket")
         reader = getattr(body, "reader", None)
         unreader = getattr(reader, "unreader", None)
-        if (sock is None or type(reader).__name__ != "LengthReader" or not isinstance(getattr(body, "buf", None),
-                io.BytesIO) or body.buf.tell() or not isinstance(getattr(unreader, "buf", None), io.BytesIO)):
+        plain = sock is not None and not isinstance(sock, ssl.SSLSocket)  # TLS sockets take no recv flags
+        untouched = isinstance(getattr(body, "buf", None), io.BytesIO) and not body.buf.tell()
+        if not (plain and untouched and type(reader).__name__ == "LengthReader"
+                and isinstance(getattr(unreader, "buf", None), io.BytesIO)):
             return None
         return cls(sock, reader, timeout)
 
@@ -149,7 +149,7 @@ def body_of(request):
     return SocketBody.of(request.environ, timeout) or request.stream
 
 
-def _chunks(stream, expected: int | None):
+def chunks_of(stream, expected: int | None):
     """The body in chunks; Disconnected when it ends short of `expected` bytes."""
     if isinstance(stream, SocketBody):
         yield from stream.chunks()
@@ -175,55 +175,5 @@ def _chunks(stream, expected: int | None):
 
 def copy_body(stream, writer: Writer, expected: int | None) -> None:
     """A raw body (application/octet-stream, a resumable chunk) into `writer`."""
-    for data in _chunks(stream, expected):
+    for data in chunks_of(stream, expected):
         writer.write(data)
-
-
-def boundary_of(content_type: str) -> bytes:
-    kind, options = parse_options_header(content_type)
-    boundary = options.get("boundary", "")
-    if kind != "multipart/form-data" or not boundary or len(boundary) > 200:
-        raise Invalid("expected multipart/form-data with a boundary")
-    return boundary.encode("latin-1")
-
-
-def copy_multipart(stream, content_type: str, expected: int | None,
-                   open_writer: Callable[[str], Writer]) -> Writer:
-    """Stream the first file of field `file` into the writer `open_writer(filename)` returns.
-
-    Other fields and files are read past and dropped; the decoder's buffer holds at most a
-    chunk, and part headers that never end are refused rather than buffered.
-    """
-    decoder = MultipartDecoder(boundary_of(content_type), max_form_memory_size=2 * CHUNK + 65536)
-    writer, target, done = None, False, False
-    chunks = _chunks(stream, expected)
-    while True:
-        try:
-            event = decoder.next_event()
-        except (ValueError, RequestEntityTooLarge) as error:
-            if done:  # the file is whole; what follows it does not matter
-                return writer
-            raise Invalid(f"malformed multipart body: {error}") from None
-        if isinstance(event, NeedData):
-            try:
-                decoder.receive_data(next(chunks, None))
-            except Disconnected:
-                if done:
-                    return writer
-                raise
-            except RequestEntityTooLarge:
-                raise Invalid("malformed multipart body: part headers are too large") from None
-        elif isinstance(event, File):
-            target = event.name == FILE_FIELD and writer is None
-            if target:
-                writer = open_writer(event.filename)
-        elif isinstance(event, Data):
-            if target:
-                writer.write(event.data)
-                if not event.more_data:
-                    target, done = False, True
-        elif isinstance(event, Epilogue):
-            break
-    if not done:
-        raise Invalid(f"the multipart body has no file in field {FILE_FIELD!r}")
-    return writer

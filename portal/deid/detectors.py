@@ -48,7 +48,7 @@ _EMAIL_LOCAL = _ALNUM | frozenset("._%+-")
 _EMAIL_NEXT = _EMAIL_LOCAL | {"@"}
 _SCHEMES = frozenset(("http", "https", "ftp", "ftps", "ws", "wss"))
 _URL_TRAILER = ".,;:!?)'\"]"
-_VERSION_CUES = ("版本", "version")
+_VERSION_CUE = re.compile("版本|version")  # searched in the lower-cased text before it
 
 
 class Scanner:
@@ -103,8 +103,10 @@ class Scanner:
         match = _PLATE.match(text, at + 1)
         if match is None:
             return None
-        body = match.group().replace("·", "").replace("•", "").replace(" ", "")
-        if len(body) == 6 and sum(char.isdigit() for char in body) < 3:
+        body = match.group()
+        if body[1] in "·• ":
+            body = body[0] + body[2:]  # the only place a separator may stand
+        if len(body) == 6 and sum(map(str.isdigit, body)) < 3:
             return None  # a letter and five capitals is an acronym, not a plate
         return Span(at, match.end(), PLATE, text[at] + body)
 
@@ -115,8 +117,7 @@ class Scanner:
         address = match.group()
         if IP not in self.enabled or _IPV4.fullmatch(address) is None or (a and text[a - 1] in "vV"):
             return None, end
-        window = text[max(0, a - 12):a].lower()
-        if any(cue in window for cue in _VERSION_CUES):
+        if _VERSION_CUE.search(text[max(0, a - 12):a].lower()) is not None:
             return None, end
         return Span(a, end, IP, address), end
 

@@ -146,5 +146,6 @@ def test_openapi_documents_the_upload_bodies(client, token):
     doc = client.get("/openapi.json", headers=token["viewer"]).get_json()
     put = doc["paths"]["/v1/datasets/{dataset_id}/files"]["put"]
     assert "multipart/form-data" in put["requestBody"]["content"]
-    assert "application/offset+octet-stream" in doc["paths"]["/v1/uploads/{upload_id}"]["patch"]["requestBody"]["content"]
+    patch = doc["paths"]["/v1/uploads/{upload_id}"]["patch"]
+    assert "application/offset+octet-stream" in patch["requestBody"]["content"]
     assert "DatasetRecord" in doc["components"]["schemas"]

@@ -87,7 +87,9 @@ def test_edit_links_a_config_and_delete_removes_the_dataset(app, client, auth, t
     shown = client.get(f"/ui/datasets/{dataset_id}").get_data(as_text=True)
     assert "linked" in shown and "/ui/configs/sft" in shown
     response = auth.post(f"/ui/datasets/{dataset_id}/delete")
-    assert response.status_code == 302 and "editable" not in client.get("/ui/datasets/").get_data(as_text=True)
+    listing = client.get("/ui/datasets/").get_data(as_text=True)
+    assert response.status_code == 302 and "Dataset editable and its files deleted." in listing
+    assert f"/ui/datasets/{dataset_id}" not in listing
 
 
 def test_project_form_offers_uploaded_files(client, auth, token):

@@ -11,7 +11,7 @@ from portal.datasets import transfers
 from portal.datasets.models import DatasetFile
 from portal.extensions import db
 from portal.timeutil import utcnow
-from tests.datasets.conftest import ALPACA, make_dataset, upload
+from tests.datasets.conftest import ALPACA, upload
 
 
 @pytest.fixture

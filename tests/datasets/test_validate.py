@@ -128,7 +128,8 @@ def test_csv_alpaca_and_invalid_utf8(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text('instruction,input,output\n"say ""hi""",,hello\nq,,\n', encoding="utf-8")
     result = validate(path)
-    assert result.format == "alpaca" and result.records == 1 and errors(result) == [(3, "empty required field 'output'")]
+    assert result.format == "alpaca" and result.records == 1
+    assert errors(result) == [(3, "empty required field 'output'")]
     path.write_bytes(b"instruction,output\nok,fine\nbad \xff,x\n")
     assert "invalid UTF-8" in errors(validate(path))[0][1]
 
