@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     import portal.runs.supervise  # noqa: F401 - registers the runs' supervisor tick handler
     import portal.datasets.supervise  # noqa: F401 - validation of large files, the orphan-upload sweep
+    import portal.deid.supervise  # noqa: F401 - de-identification jobs on dataset files
     return app
 
 

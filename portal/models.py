@@ -3,6 +3,6 @@ from portal.auth.models import ApiToken, User  # noqa: F401
 from portal.supervisor.lease import Lease  # noqa: F401
 from portal.projects.models import Project  # noqa: F401
 from portal.runs.models import Artifact, Metric, Run, RunLog  # noqa: F401
-from portal.deid.models import DeidPolicy  # noqa: F401
+from portal.deid.models import DeidJob, DeidPolicy  # noqa: F401
 from portal.configs.models import TrainConfig, TrainConfigVersion  # noqa: F401
 from portal.datasets.models import Dataset, DatasetFile  # noqa: F401

@@ -51,6 +51,5 @@ def docs():
 
 
 # the domain modules register their routes on `bp` when imported
-from portal.api import health, me, tokens, gpus, runs, projects, deid  # noqa: E402,F401
-from portal.api import configs  # noqa: E402,F401
-from portal.api import datasets, uploads  # noqa: E402,F401
+from portal.api import (  # noqa: E402,F401
+    configs, datasets, deid, deid_jobs, gpus, health, me, projects, runs, tokens, uploads)

@@ -33,17 +33,15 @@ def luhn_ok(digits: str) -> bool:
 
 
 # Luhn doubles every second digit from the right and adds the digits of the product: the
-# table writes each digit as that digit sum (2*7 = 14 -> 5), so both halves are summed as
-# bytes in C instead of one int() call per digit.
-_DOUBLED = str.maketrans("0123456789", "0246813579")
+# table writes each digit as that digit sum (2*7 = 14 -> 5), so that the digits are summed
+# as bytes in C instead of one int() call each.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_sum(digits: str) -> int:
     """Luhn sum of *digits* (ASCII), the last one being the check digit."""
-    return (
-        sum(digits[::-2].encode()) + sum(digits[-2::-2].translate(_DOUBLED).encode())
-        - len(digits) * ord("0")
-    )
+    raw = digits.encode()
+    return sum(raw[::-2] + raw[-2::-2].translate(_DOUBLED)) - len(raw) * ord("0")
 
 
 def luhn_check_digit(payload: str) -> str:

@@ -123,3 +123,4 @@ def check():
         output, error = _output(sample, lambda: services.try_policy(form.yaml.data or "", [sample]))
     return render("deid/_check.html", problems=problems, output=output, error=error)
 
+from portal.deid import job_views  # noqa: E402,F401 - its routes join this blueprint
