@@ -26,7 +26,8 @@ def _training_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
     base = root / folder
     if not base.is_dir():
         return []
-    return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.suffix in suffixes)[:500]
+    return sorted(str(p.relative_to(root)) for p in base.rglob("*")
+                  if p.suffix in suffixes and p.name != "dataset_info.json")[:500]
 
 
 def _form_page(form, project=None, status=200):
