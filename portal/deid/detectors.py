@@ -37,6 +37,11 @@ _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 # such an address is already in its canonical spelling.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(r"(?:%s\.){3}%s" % (_OCTET, _OCTET))
+# An IPv6 address in its canonical short form already (lower case, no leading zero, no zero
+# group outside the "::", which stands for two groups or more when six or fewer are written):
+# ipaddress would give it back unchanged, at ten times the cost.
+_HEXTET = "[1-9a-f][0-9a-f]{0,3}"
+_IPV6_CANONICAL = re.compile("(?:{0}(?::{0})*)?::(?:{0}(?::{0})*)?".format(_HEXTET))
 _HEX_COLON = re.compile(r"[0-9A-Fa-f:]+(?:\.[0-9]+){0,3}")
 _CLOCK = re.compile(r"[0-9]{1,2}(?::[0-9]{2}){1,2}(?:\.[0-9]+)?")
 _URL_BODY = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
@@ -46,6 +51,11 @@ _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 _HEX = frozenset("0123456789ABCDEFabcdef:")
 _EMAIL_LOCAL = _ALNUM | frozenset("._%+-")
 _EMAIL_NEXT = _EMAIL_LOCAL | {"@"}
+# Characters that join a digit run to what is around it (a token, a chain of groups, a dotted
+# or colon-separated number, an e-mail address). A run with none on either side goes to
+# ``bare_run`` at once, which is where the branches below would send it.
+_JOINS_AFTER = _EMAIL_NEXT | frozenset(" ):")
+_JOINS_BEFORE = _ALNUM | {":"}
 _SCHEMES = frozenset(("http", "https", "ftp", "ftps", "ws", "wss"))
 _URL_TRAILER = ".,;:!?)'\"]"
 _VERSION_CUE = re.compile("版本|version")  # searched in the lower-cased text before it
@@ -72,7 +82,10 @@ class Scanner:
             char = text[a]
             if char <= "9":  # of the trigger characters, only the digits sort this low
                 after = text[b] if b < n else ""
-                if after == "." and b + 1 < n and "0" <= text[b + 1] <= "9":
+                if after not in _JOINS_AFTER and (not a or text[a - 1] not in _JOINS_BEFORE):
+                    # Most runs stand alone, and this check is the cheapest.
+                    span, pos = numbers.bare_run(text, a, b, digit_kinds), b
+                elif after == "." and b + 1 < n and "0" <= text[b + 1] <= "9":
                     span, pos = self._dotted(text, a)
                 elif after == ":" or (a and text[a - 1] == ":"):
                     span, pos = self._colon(text, a, b, floor)
@@ -131,6 +144,9 @@ class Scanner:
         match = _HEX_COLON.match(text, start)
         candidate = match.group()
         if IP in self.enabled and ("::" in candidate or candidate.count(":") == 7):
+            groups = len(candidate.replace(":", " ").split())
+            if groups <= 6 and _IPV6_CANONICAL.fullmatch(candidate) is not None:
+                return Span(start, match.end(), IP, candidate), match.end()
             try:
                 address = ipaddress.IPv6Address(candidate)
             except ValueError:
@@ -170,8 +186,8 @@ def _url_at(text: str, at: int, floor: int, scheme: bool) -> Span | None:
 def _email_at(text: str, at: int, floor: int) -> Span | None:
     """The e-mail address whose ``@`` is at *at*; its local part is ASCII, so Chinese
     written right before it (邮箱abc@example.com) stays out."""
-    start = at
-    while start > floor and text[start - 1] in _EMAIL_LOCAL and at - start < 64:
+    start, limit = at, max(floor, at - 64)  # a local part has 64 characters at most
+    while start > limit and text[start - 1] in _EMAIL_LOCAL:
         start -= 1
     while start < at and text[start] == ".":
         start += 1

@@ -32,7 +32,7 @@ class Session:
     """One request (or one streamed file): tags and pseudonyms are shared across its texts."""
 
     def __init__(self, deidentifier: "Deidentifier", seed: int | None):
-        self._detect = deidentifier.detector()
+        self._detect = deidentifier._detector()
         self._replacer = Replacer(
             deidentifier.policy.rules, deidentifier.checksums, deidentifier.secret, seed
         )
@@ -79,7 +79,7 @@ class Deidentifier:
         self.checksums = {name: entity.checksum for name, entity in custom.items() if entity.checksum}
         self._allow = frozenset(policy.allow)
 
-    def detector(self):
+    def _detector(self):
         """``detect``, or the scanner's own ``scan`` when the policy has nothing to add to it
         (no names, custom entities or allow-list): one call less per text."""
         if self._person is None and self._custom is None and not self._allow:
@@ -109,7 +109,7 @@ class Deidentifier:
         if isinstance(texts, str) or any(not isinstance(text, str) for text in texts):
             raise TypeError("texts must be a list of strings")
         session = self.session(seed)
-        results = [session.apply(text) for text in texts]
+        results = list(map(session.apply, texts))
         return DeidResult(results, dict(session.mapping) if return_mapping else None)
 
     def deidentify_lines(self, in_stream, out_stream, seed: int | None = None) -> dict:

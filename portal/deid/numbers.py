@@ -92,7 +92,7 @@ def classify(text: str, a: int, b: int, after: str, enabled) -> tuple[Span | Non
             return span, span.end
     if after in _LETTERS or (a and text[a - 1] in _LETTERS):
         return _lettered(text, a, b, enabled)
-    return _digits(text, a, b, enabled), b
+    return bare_run(text, a, b, enabled), b
 
 
 def _lettered(text: str, a: int, b: int, enabled) -> tuple[Span | None, int]:
@@ -109,7 +109,7 @@ def _lettered(text: str, a: int, b: int, enabled) -> tuple[Span | None, int]:
     # failed its checksum are not re-read as a bare number.
     if span is not None or (start < a and end > b) or (end == b + 1 and text[b] in "Xx"):
         return span, end
-    return _digits(text, a, b, enabled), end
+    return bare_run(text, a, b, enabled), end
 
 
 def _chain(text: str, a: int, enabled) -> Span | None:
@@ -179,7 +179,7 @@ def _alnum(text: str, start: int, end: int, enabled) -> Span | None:
     return None
 
 
-def _digits(text: str, a: int, b: int, enabled) -> Span | None:
+def bare_run(text: str, a: int, b: int, enabled) -> Span | None:
     """A bare run of digits, bounded by non-digits on both sides."""
     length = b - a
     if length < 6:

@@ -100,8 +100,8 @@ def id_checks_out(value: str) -> bool:
     # The check character first: it is cheaper than the date and rejects more.
     if id_check_char(value[:17]) != value[17]:
         return False
-    # The shape bounds the month and the day already, and every month has a 28th: below
-    # that only the year can be wrong, and fixed-width digits compare as text.
+    # The shape has bounded the month and the day, and every month has a 28th: up to that
+    # day only the year can be wrong (four digits compare as text as they do as numbers).
     if value[12:14] <= "28":
         return value[6:10] <= _THIS_YEAR_TEXT
     return real_date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
