@@ -1,5 +1,5 @@
-"""One helper decides between a whole page and an htmx fragment."""
-from flask import make_response, render_template
+"""One helper decides between a whole page and an htmx fragment; one answers a form post."""
+from flask import current_app, make_response, redirect, render_template
 from jinja2_fragments.flask import render_block
 
 from portal.extensions import htmx
@@ -18,3 +18,12 @@ def render(template: str, block: str | None = None, http_status: int = 200, **co
     response = make_response(body, http_status)
     response.vary.add("HX-Request")
     return response
+
+
+def go(url: str):
+    """Redirect after a form post; an htmx request is told with HX-Redirect (a full page load)."""
+    if htmx:
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)

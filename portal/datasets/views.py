@@ -1,12 +1,12 @@
 """Dataset pages: the list, create, a dataset with its files and the upload, a file's report and preview."""
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal.datasets import llamafactory, paths, preview, services, transfers
 from portal.datasets.forms import DatasetEditForm, DatasetForm
 from portal.errors import PortalError
 from portal.extensions import htmx
-from portal.rendering import render
+from portal.rendering import go, render
 
 bp = Blueprint("datasets", __name__, url_prefix="/ui/datasets")
 PREVIEW_ROWS = 20
@@ -18,15 +18,6 @@ def _config_choices() -> list[tuple[str, str]]:
     except ImportError:
         return [("", "none")]
     return [("", "none")] + [(c.name, c.name) for c in list_configs(limit=500)]
-
-
-def _go(url: str):
-    """Redirect; htmx follows HX-Redirect with a full page load."""
-    if htmx:
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 @bp.get("/")
@@ -48,7 +39,7 @@ def create():
             form.form_errors.append(error.message)
         else:
             flash(f"Dataset {dataset.name} created: drop its files below.", "success")
-            return _go(url_for("datasets.show", dataset_id=dataset.id))
+            return go(url_for("datasets.show", dataset_id=dataset.id))
     return render("datasets/form.html", block="form", form=form, section="datasets",
                   http_status=400 if form.errors or form.form_errors else 200)
 

@@ -6,19 +6,10 @@ from portal.errors import PortalError
 from portal.extensions import htmx
 from portal.projects import services
 from portal.projects.forms import ProjectForm
-from portal.rendering import render
+from portal.rendering import go, render
 from portal.runs import services as runs
 
 bp = Blueprint("projects", __name__, url_prefix="/ui/projects")
-
-
-def _go(url: str):
-    """Redirect; htmx follows HX-Redirect with a full page load."""
-    if htmx:
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 def _training_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -55,7 +46,7 @@ def create():
             form.form_errors.append(getattr(error, "message", str(error)))
         else:
             flash(f"Project {project.name} created.", "success")
-            return _go(url_for("projects.show", name=project.name))
+            return go(url_for("projects.show", name=project.name))
     return _form_page(form, status=400 if form.errors or form.form_errors else 200)
 
 
@@ -103,7 +94,7 @@ def edit(name: str):
             form.form_errors.append(getattr(error, "message", str(error)))
         else:
             flash("Project saved.", "success")
-            return _go(url_for("projects.show", name=name))
+            return go(url_for("projects.show", name=name))
     return _form_page(form, project=project, status=400 if form.errors or form.form_errors else 200)
 
 
@@ -111,7 +102,7 @@ def edit(name: str):
 def start_run(name: str):
     run = runs.create_run(name, created_by=current_user.id)
     flash(f"Run #{run.number} queued.", "success")
-    return _go(url_for("runs.show", run_id=run.id))
+    return go(url_for("runs.show", run_id=run.id))
 
 
 @bp.post("/<name>/archive")

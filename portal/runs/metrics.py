@@ -2,6 +2,7 @@
 import math
 import threading
 from collections import OrderedDict
+from functools import partial
 
 from sqlalchemy import func, insert, select
 
@@ -87,5 +88,5 @@ def series(run: Run, wanted: list[str], max_points: int = 2000) -> dict[str, dic
         count, low, high = db.session.execute(
             select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)).one()
         result[key] = _cached((run.id, key, max_points), count,
-                              lambda: _points(where, count, low, high, max_points))
+                              partial(_points, where, count, low, high, max_points))
     return result

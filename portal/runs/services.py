@@ -70,7 +70,7 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     gpu_count = run_settings["gpus_per_run"] if gpus is None else gpus
     if not 0 <= gpu_count <= projects.MAX_GPUS:
         raise Invalid(f"gpus must be between 0 and {projects.MAX_GPUS}")
-    for attempt in range(3):  # two creators may race for the next number; the unique key decides
+    for _ in range(3):  # two creators may race for the next number; the unique key decides
         number = (db.session.scalar(select(func.max(Run.number)).filter_by(project_id=project.id)) or 0) + 1
         run = Run(project_id=project.id, number=number, status="queued", created_by=created_by,
                   gpu_count=gpu_count, argv=[], workdir="", output_dir="", **_frozen(run_settings))

@@ -75,7 +75,8 @@ class DockerExecutor(Executor):
         try:
             made = container.exec_run(["mkdir", "-p", run_dir, spec.output_dir])
             if made.exit_code:
-                raise LaunchError(f"cannot create {run_dir} in {spec.container}: {made.output.decode(errors='replace')}")
+                why = made.output.decode(errors="replace")
+                raise LaunchError(f"cannot create {run_dir} in {spec.container}: {why}")
             host = self._host_path(run_dir)
             if host is not None and not host.is_dir():  # else output would silently go nowhere we read
                 raise LaunchError(f"{run_dir} made in {spec.container} is not at {host} on this host: "
