@@ -180,6 +180,12 @@ def rerun(run_id: int, created_by: int | None = None) -> Run:
     return create_run(old.project.name, created_by=created_by, gpus=old.gpu_count)
 
 
+def gpu_holders() -> dict[str, Run]:
+    """The run holding each allocated GPU (by UUID), for the GPU panel."""
+    held = select(Run).where(Run.status.in_(("starting", "running", "stopping")))
+    return {uuid: run for run in db.session.scalars(held) for uuid in run.gpus or []}
+
+
 def list_logs(run_id: int, after: int = 0, limit: int = 200) -> list[RunLog]:
     get_run(run_id)
     return list(db.session.scalars(select(RunLog).where(RunLog.run_id == run_id, RunLog.id > after)

@@ -54,3 +54,16 @@ def test_a_run_asking_for_more_gpus_than_the_host_has_fails(client, token, train
     assert done["exit_code"] is None
     events = client.get(f"/v1/runs/{run['id']}/logs", headers=token["operator"]).get_json()["items"]
     assert events[-1]["message"] == "asks for 3 GPUs; this host has 2"
+
+
+def test_the_dashboard_shows_which_run_holds_a_gpu(client, auth, users, token, training, ticker):
+    h = token["operator"]
+    make_project(client, h, start_command=SLEEP)
+    run = start(client, h, gpus=1)
+    ticker.until(run["id"], "running")
+    auth.login("viewer")
+    panel = client.get("/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f'href="/ui/runs/{run["id"]}">p1 #1</a>' in panel
+    assert panel.count('<span class="muted">free</span>') == 1  # of the two GPUs
+    client.post(f"/v1/runs/{run['id']}/stop", headers=h)
+    ticker.until(run["id"], "cancelled")
