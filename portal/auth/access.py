@@ -41,13 +41,12 @@ def _load_session_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
-@login_manager.request_loader
 def _load_token_user(_request) -> User | None:
     token = bearer_token()
     if token is None:
         return None
     user = services.user_for_token(token)
-    g.token_auth = user is not None  # token calls carry no cookie, so they need no CSRF token
+    g.token_auth = user is not None  # a forged cross-site request cannot carry it: no CSRF check needed
     return user
 
 
@@ -62,6 +61,10 @@ def _gate():
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or request.endpoint == "static" or getattr(view, "_portal_public", False):
         return None
+    if bearer_token() and "_login_user" not in g:
+        # A presented token decides who calls, even beside a browser's session cookie (Flask-Login
+        # would try the session first). `g._login_user` is where Flask-Login keeps the user.
+        g._login_user = _load_token_user(request) or login_manager.anonymous_user()
     if not current_user.is_authenticated:
         if wants_json():
             detail = "Invalid or revoked API token" if bearer_token() else "Not authenticated"

@@ -81,3 +81,11 @@ def test_viewer_may_read_everything_but_admin_reads(app, client, token):
 def test_users_admin_page_is_for_admins(auth, client, users, role, status):
     auth.login(role)
     assert client.get("/ui/admin/users").status_code == status
+
+
+def test_a_token_beats_the_session_cookie(client, auth, users, token):
+    auth.login("viewer")
+    assert client.get("/v1/me").get_json()["username"] == "viewer"
+    assert client.get("/v1/me", headers=token["operator"]).get_json()["username"] == "operator"
+    bad = client.get("/v1/me", headers={"Authorization": "Bearer ptk_wrong"})
+    assert bad.status_code == 401  # a wrong token is not rescued by the session
