@@ -41,6 +41,13 @@ class TooLarge(PortalError):
     status = 413
 
 
+def found(value, message: str):
+    """`value`, or NotFound(message) when the lookup that produced it found nothing."""
+    if value is None:
+        raise NotFound(message)
+    return value
+
+
 HTML_PREFIXES = ("/ui/", "/login", "/logout", "/setup")
 
 

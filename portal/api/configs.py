@@ -20,7 +20,6 @@ from portal.api.spec import RequestInvalid, _parse_body, operation
 from portal.configs import services
 from portal.configs.limits import limit_request
 from portal.configs.validate import ConfigInvalid
-from portal.errors import NotFound
 
 TAG = "train-configs"
 NOT_FOUND = {404: "No such training config"}
@@ -157,10 +156,7 @@ def put_train_config():
 @operation(bp, "GET", "/v1/train-config", summary="The current training config", tag=TAG, response=ConfigMeta,
            errors={404: "No config is current"})
 def get_train_config():
-    row = services.current()
-    if row is None:
-        raise NotFound("no training config is current; upload one with PUT /v1/train-config")
-    return ConfigMeta.of(row)
+    return ConfigMeta.of(services.require_current())
 
 
 @operation(bp, "DELETE", "/v1/train-config", summary="Delete the current training config", tag=TAG,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.auth.models import ROLES, ApiToken, User
-from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, found
 from portal.extensions import db
 from portal.timeutil import as_utc, utcnow
 
@@ -84,10 +84,7 @@ def authenticate(username: str, password: str) -> User:
 
 
 def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"User {user_id} not found")
-    return user
+    return found(db.session.get(User, user_id), f"User {user_id} not found")
 
 
 def list_users() -> list[User]:

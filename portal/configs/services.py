@@ -20,7 +20,7 @@ from sqlalchemy.orm import defer
 
 from portal.configs import validate
 from portal.configs.models import TrainConfig, TrainConfigVersion
-from portal.errors import Conflict, Invalid, NotFound, TooLarge
+from portal.errors import Conflict, Invalid, NotFound, TooLarge, found
 from portal.extensions import db
 from portal.projects.models import Project
 from portal.storage import resolve_under
@@ -268,11 +268,14 @@ def delete_config(name: str) -> None:
     path.unlink(missing_ok=True)
 
 
+def require_current():
+    """The current config, or NotFound saying how to make one."""
+    return found(current(), "no training config is current; upload one with PUT /v1/train-config")
+
+
 def delete_current() -> str:
     """`DELETE /v1/train-config`: the current config goes, as it did in the original service."""
-    row = current()
-    if row is None:
-        raise NotFound("no training config is current")
+    row = require_current()
     delete_config(row.name)
     return row.name
 

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from portal.datasets import llamafactory, paths
 from portal.datasets.models import Dataset, DatasetFile
 from portal.datasets.validate import Result, validate
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
 from portal.timeutil import utcnow
 
@@ -62,10 +62,7 @@ def create_dataset(name: str, created_by: int | None = None, **fields) -> Datase
 
 
 def get_dataset(dataset_id: str) -> Dataset:
-    dataset = db.session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"dataset {dataset_id!r} not found")
-    return dataset
+    return found(db.session.get(Dataset, dataset_id), f"dataset {dataset_id!r} not found")
 
 
 def list_datasets(q: str = "", task_type: str = "", after: str = "", limit: int = 50) -> list[Dataset]:

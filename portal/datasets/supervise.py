@@ -5,7 +5,7 @@ validation was cut short by a restart is simply validated again by the next supe
 """
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -26,19 +26,7 @@ INLINE_GRACE_SECONDS = 120
 
 @dataclass
 class DatasetsState:
-    running: set[str] = field(default_factory=set)
     swept_at: float = 0.0
-
-
-def _validate(app, state: DatasetsState, upload_id: str) -> None:
-    with app.app_context():
-        try:
-            services.run_validation(upload_id)
-        except Exception:
-            log.exception("validating upload %s failed", upload_id)
-        finally:
-            db.session.remove()
-            state.running.discard(upload_id)
 
 
 @on_tick
@@ -51,9 +39,7 @@ def supervise_datasets(supervisor) -> None:
         or_(DatasetFile.bytes_received > settings.validate_inline_bytes, DatasetFile.updated_at < grace))
         .order_by(DatasetFile.uploaded_at)).all()
     for upload_id in waiting:
-        if upload_id not in state.running:
-            state.running.add(upload_id)
-            supervisor.pool.submit(_validate, supervisor.app, state, upload_id)
+        supervisor.submit(("validate", upload_id), services.run_validation, upload_id)
     if time.monotonic() - state.swept_at >= SWEEP_SECONDS:
         state.swept_at = time.monotonic()
         removed = transfers.sweep()

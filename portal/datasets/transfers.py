@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 
 from portal.datasets import multipart, paths, services, uploads
 from portal.datasets.models import COMPLETE, DatasetFile
-from portal.errors import Conflict, Invalid, NotFound, TooLarge
+from portal.errors import Conflict, Invalid, TooLarge, found
 from portal.extensions import db
 from portal.timeutil import utcnow
 
@@ -159,10 +159,7 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
 
 
 def get_upload(upload_id: str) -> DatasetFile:
-    item = db.session.get(DatasetFile, upload_id)
-    if item is None:
-        raise NotFound(f"upload {upload_id!r} not found")
-    return item
+    return found(db.session.get(DatasetFile, upload_id), f"upload {upload_id!r} not found")
 
 
 def cancel(upload_id: str) -> DatasetFile:

@@ -27,7 +27,7 @@ def start_job(dataset_id: str, upload_id: str):
     fields = [f for f in request.form.get("fields", "").split(",") if f.strip()]
     try:
         jobs.start(dataset_id, upload_id, request.form.get("policy", "default"), fields,
-                   with_mapping=request.form.get("with_mapping") == "y" and current_user.can("admin"),
+                   with_mapping=request.form.get("with_mapping") == "y",
                    created_by=current_user.id)
     except PortalError as error:
         return _panel(dataset_id, upload_id, error.message, 400)

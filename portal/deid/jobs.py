@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal.datasets import paths, services as datasets, transfers
 from portal.deid import services, streams
 from portal.deid.models import DeidJob
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
 from portal.timeutil import utcnow
 
@@ -50,10 +50,7 @@ def start(dataset_id: str, upload_id: str, policy_id: str, fields: list[str] | N
 
 
 def get_job(job_id: int) -> DeidJob:
-    job = db.session.get(DeidJob, job_id)
-    if job is None:
-        raise NotFound(f"de-identification job {job_id} not found")
-    return job
+    return found(db.session.get(DeidJob, job_id), f"de-identification job {job_id} not found")
 
 
 def list_jobs(dataset_id: str) -> list[DeidJob]:

@@ -19,7 +19,7 @@ from portal.deid.engine import DeidResult, Deidentifier
 from portal.deid.engine import reidentify as restore
 from portal.deid.models import DeidPolicy
 from portal.deid.policies import Policy, PolicyError, builtin_policies, parse_policy
-from portal.errors import Conflict, Invalid, NotFound, TooLarge
+from portal.errors import Conflict, Invalid, TooLarge, found
 from portal.extensions import db
 from portal.timeutil import utcnow
 
@@ -80,13 +80,15 @@ def policy_ids() -> list[str]:
     return list(builtin_policies()) + list(db.session.scalars(select(DeidPolicy.id).order_by(DeidPolicy.id)))
 
 
+def _row(policy_id: str) -> DeidPolicy:
+    return found(db.session.get(DeidPolicy, policy_id), f"policy {policy_id!r} not found")
+
+
 def get_policy(policy_id: str) -> PolicyInfo:
     builtin = builtin_policies().get(policy_id)
     if builtin is not None:
         return _builtin_info(policy_id, builtin)
-    row = db.session.get(DeidPolicy, policy_id)
-    if row is None:
-        raise NotFound(f"policy {policy_id!r} not found")
+    row = _row(policy_id)
     return _row_info(row)
 
 
@@ -135,9 +137,7 @@ def create_policy(policy_id: str, yaml_text: str, by: int | None = None) -> Poli
 def delete_policy(policy_id: str) -> None:
     if policy_id in builtin_policies():
         raise Conflict(f"policy {policy_id!r} is built in and read-only")
-    row = db.session.get(DeidPolicy, policy_id)
-    if row is None:
-        raise NotFound(f"policy {policy_id!r} not found")
+    row = _row(policy_id)
     db.session.delete(row)
     db.session.commit()
 
@@ -153,9 +153,7 @@ def _source(policy_id: str):
     builtin = builtin_policies().get(policy_id)
     if builtin is not None:
         return (policy_id, None), lambda: builtin
-    row = db.session.get(DeidPolicy, policy_id)
-    if row is None:
-        raise NotFound(f"policy {policy_id!r} not found")
+    row = _row(policy_id)
     yaml_text = row.yaml
 
     def build() -> Policy:

@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from portal.config import EXECUTORS
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
 from portal.projects.models import Project
 from portal.runs import command
@@ -78,10 +78,7 @@ def create_project(name: str, created_by: int | None = None, **fields) -> Projec
 
 
 def get_project(name: str) -> Project:
-    project = db.session.scalar(select(Project).filter_by(name=name))
-    if project is None:
-        raise NotFound(f"project {name!r} not found")
-    return project
+    return found(db.session.scalar(select(Project).filter_by(name=name)), f"project {name!r} not found")
 
 
 def update_project(name: str, **fields) -> Project:

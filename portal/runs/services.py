@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.auth.models import User
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
 from portal.projects import services as projects
 from portal.runs import command
@@ -135,10 +135,7 @@ def launch_env(run: Run) -> dict[str, str]:
 
 
 def get_run(run_id: int) -> Run:
-    run = db.session.get(Run, run_id)
-    if run is None:
-        raise NotFound(f"run {run_id} not found")
-    return run
+    return found(db.session.get(Run, run_id), f"run {run_id} not found")
 
 
 def list_runs(project_name: str | None = None, status: str | None = None, before: int | None = None,
@@ -198,9 +195,7 @@ def list_artifacts(run_id: int) -> list[Artifact]:
 
 
 def set_artifact_tags(artifact_id: int, tags: list[str]) -> Artifact:
-    artifact = db.session.get(Artifact, artifact_id)
-    if artifact is None:
-        raise NotFound(f"artifact {artifact_id} not found")
+    artifact = found(db.session.get(Artifact, artifact_id), f"artifact {artifact_id} not found")
     clean = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
     if len(clean) > 20 or any(len(t) > 40 for t in clean):
         raise Invalid("tags: at most 20 tags of at most 40 characters")

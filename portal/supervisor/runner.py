@@ -37,6 +37,8 @@ class Supervisor:
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="supervisor-pool")
         self.active = False
         self.ticks = 0
+        self._in_pool: set = set()
+        self._pool_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -62,6 +64,33 @@ class Supervisor:
                         db.session.rollback()
             db.session.remove()
         return self.active
+
+    def submit(self, key, work: Callable, *args) -> bool:
+        """Run `work(*args)` in the pool, in the app context, at most once per `key` at a time.
+
+        Returns False when that key is still in the pool. Failures are logged, never raised.
+        """
+        with self._pool_lock:
+            if key in self._in_pool:
+                return False
+            self._in_pool.add(key)
+        self.pool.submit(self._in_app, key, work, args)
+        return True
+
+    def in_pool(self, key) -> bool:
+        with self._pool_lock:
+            return key in self._in_pool
+
+    def _in_app(self, key, work: Callable, args: tuple) -> None:
+        with self.app.app_context():
+            try:
+                work(*args)
+            except Exception:
+                log.exception("pool work %s failed", key)
+            finally:
+                db.session.remove()
+                with self._pool_lock:
+                    self._in_pool.discard(key)
 
     def run_forever(self) -> None:
         log.info("supervisor %s starting (lease %.0fs, tick %.1fs)", self.holder, self.ttl, self.interval)
