@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 EXECUTORS = ("local", "docker")  # the slurm issue adds its own
+LOCALES = ("en", "zh_CN")  # the languages with a catalog in portal/translations
 _FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")
 _UNITS = {"GiB": 1024**3, "GB": 1000**3, "MiB": 1024**2, "MB": 1000**2}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB|KiB|KB|B)?\s*$")
@@ -53,6 +54,8 @@ class Settings:
     upload_stale_seconds: int
     upload_resume_seconds: int
     max_config_bytes: int
+    default_locale: str
+    timezone: str
 
     def as_flask_config(self) -> dict:
         """The Flask config keys derived from these settings."""
@@ -123,6 +126,39 @@ def _fake_gpus(raw: str) -> tuple[int, int] | None:
         raise ConfigError(f"PORTAL_FAKE_GPUS must look like 2x80GiB (count x memory), got {raw!r}")
     count, size, unit = match.groups()
     return int(count), int(float(size) * _UNITS[unit])
+
+
+def _locale(raw: str) -> str:
+    """`zh-CN`, `zh_cn` and `zh_CN` all name the same catalog."""
+    wanted = raw.strip().replace("-", "_").lower()
+    for locale in LOCALES:
+        if locale.lower() == wanted:
+            return locale
+    raise ConfigError(f"PORTAL_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, got {raw!r}")
+
+
+def _timezone(raw: str, tz_variable: str) -> str:
+    """An IANA zone name; unset means the host's (TZ, /etc/timezone, /etc/localtime), else UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = raw.strip() or _host_timezone(tz_variable)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PORTAL_TIMEZONE must be a time zone name like Asia/Shanghai, got {raw!r}") from None
+    return name
+
+
+def _host_timezone(tz_variable: str) -> str:
+    tz = tz_variable.lstrip(":")
+    if tz and "/" in tz and not tz.startswith("/"):
+        return tz
+    try:
+        return Path("/etc/timezone").read_text().strip() or "UTC"
+    except OSError:
+        pass
+    target = os.path.realpath("/etc/localtime")
+    return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else "UTC"
 
 
 def _start_command(raw: str) -> str:
@@ -203,6 +239,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         upload_stale_seconds=_number("PORTAL_UPLOAD_STALE_SECONDS", get("PORTAL_UPLOAD_STALE_SECONDS", "600")),
         upload_resume_seconds=_number("PORTAL_UPLOAD_RESUME_SECONDS", get("PORTAL_UPLOAD_RESUME_SECONDS", "86400")),
         max_config_bytes=_size("PORTAL_MAX_CONFIG_BYTES", get("PORTAL_MAX_CONFIG_BYTES", "1MiB")),
+        default_locale=_locale(get("PORTAL_DEFAULT_LOCALE", "en")),
+        timezone=_timezone(get("PORTAL_TIMEZONE"), get("TZ")),
     )
 
 
