@@ -7,6 +7,7 @@ all mistakes of a policy at once.
 import re
 from dataclasses import dataclass, field
 
+from portal.deid.custom import RegexError, compile_regex
 from portal.deid.entities import BUILTIN
 from portal.deid.operators import PARAMETERS
 from portal.deid.validators import CHECKSUMS
@@ -114,9 +115,10 @@ def _check_regex(where: str, regex, errors: list[str]) -> None:
         errors.append(f"{where}: expected a regular expression string")
         return
     try:
-        compiled = re.compile(regex)
-    except re.error as exc:
-        errors.append(f"{where}: invalid regular expression: {exc}")
+        compiled = compile_regex(regex)
+    except RegexError as exc:
+        errors.append(f"{where}: invalid regular expression (RE2 syntax: no back-references or "
+                      f"look-arounds): {exc}")
         return
     if compiled.fullmatch(""):
         errors.append(f"{where}: the expression matches the empty string")

@@ -170,3 +170,37 @@ def test_openapi_renders_the_colon_path(client, token):
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/DeidRequest")
     assert "413" in operation["responses"] and "viewer" in operation["description"]
     assert {"get", "put", "delete"} <= set(paths["/v1/deid-policies/{policy_id}"])
+
+
+def test_catastrophic_custom_regex_answers_at_once(client, token):
+    """Issue 15.1: custom patterns run in RE2, so `(a+)+$` cannot stall a worker."""
+    import time
+
+    evil = "entities:\n  EVIL: {regex: '(a+)+$', operator: tag}\n"
+    assert client.put("/v1/deid-policies/evil", json={"yaml": evil}, headers=token["operator"]).status_code in (200, 201)
+    started = time.monotonic()
+    response = deid(client, token["viewer"], "/v1/deidentify", policy_id="evil", text=["a" * 5000 + "!", "aaaa"])
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2  # Python's re needs years for 5000 a's
+    texts = [result["text"] for result in response.get_json()["results"]]
+    assert texts == ["a" * 5000 + "!", "<EVIL_1>"]
+
+
+@pytest.mark.parametrize("regex, reason", [
+    ("(a)\\1", "invalid escape sequence"),
+    ("(?=a)b", "invalid perl operator"),
+    ("a{99999999999}", "above 1000"),
+    ("a{2,1001}", "above 1000"),
+])
+def test_patterns_re2_cannot_run_are_refused_with_422(client, token, regex, reason):
+    body = {"yaml": f"entities:\n  BAD: {{regex: '{regex}', operator: tag}}\n"}
+    response = client.put("/v1/deid-policies/bad", json=body, headers=token["operator"])
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert reason in str(response.get_json()["detail"])
+
+
+def test_custom_digits_still_match_full_width(client, token):
+    policy = "entities:\n  EMP: {regex: 'EMP-\\d{4}', operator: tag}\n"
+    client.put("/v1/deid-policies/emp", json={"yaml": policy}, headers=token["operator"])
+    response = deid(client, token["viewer"], "/v1/deidentify", policy_id="emp", text=["工号 EMP-１２３４ 完"])
+    assert response.get_json()["results"][0]["text"] == "工号 <EMP_1> 完"
