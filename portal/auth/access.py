@@ -5,6 +5,9 @@ Reading needs `viewer`; any other method needs `operator` unless the view says o
 with `@requires(role)`. Because the gate runs for every request, a new route is protected
 without anyone remembering to decorate it.
 """
+import re
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
@@ -14,6 +17,7 @@ from portal.errors import Forbidden, json_error, wants_json
 from portal.extensions import db, login_manager
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def public(view):
@@ -52,9 +56,15 @@ def _load_token_user(_request) -> User | None:
 
 def safe_next(target: str | None) -> str | None:
     """Only same-site paths are followed after sign-in (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    # Browsers drop tabs and newlines inside a URL (`/\t/evil.com` is `//evil.com` to them), and a
+    # newline in a Location header is a 500: judge the target as the browser will read it.
+    target = _CONTROL.sub("", target or "")
+    if not target.startswith("/") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith("//"):
+        return None
+    return target
 
 
 def _gate():

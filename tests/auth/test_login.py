@@ -1,4 +1,8 @@
 """Sign-in, first-start setup, lock-out, remember-me, logout, CSRF."""
+from urllib.parse import urlsplit
+
+import pytest
+
 from portal.auth.models import User
 from portal.extensions import db
 from tests.conftest import PASSWORD
@@ -90,3 +94,16 @@ def test_disabled_user_cannot_sign_in(app, client, auth, users):
         db.session.get(User, users["operator"]).active = False
         db.session.commit()
     assert auth.login("operator").status_code == 401
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example",
+                                    "/%0d%0aSet-Cookie:x=1", "/\\evil.example", "https://evil.example/",
+                                    "/%09%09/evil.example/x", "//evil.example", "javascript:alert(1)"])
+def test_next_with_control_characters_never_leaves_the_site(client, auth, users, target):
+    """Issue 15.2: control characters are dropped before the target is judged."""
+    response = client.post(f"/login?next={target}",
+                           data={"username": "admin", "password": PASSWORD, "csrf_token": auth.csrf()})
+    assert response.status_code == 302
+    location = response.location
+    assert not urlsplit(location).netloc and not location.startswith("//"), location
+    assert not any(ord(char) < 32 for char in location)
