@@ -7,7 +7,8 @@ def test_healthz(client):
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 
 
-def test_internal_health_reports_database_supervisor_and_disk(app, client):
+def test_internal_health_reports_database_supervisor_and_disk(app, client, token):
+    client.environ_base["HTTP_AUTHORIZATION"] = token["viewer"]["Authorization"]
     report = client.get("/_internal/health").get_json()
     assert report["database"]["ok"] is True
     assert report["supervisor"]["alive"] is False and report["status"] == "degraded"
@@ -16,6 +17,16 @@ def test_internal_health_reports_database_supervisor_and_disk(app, client):
     report = client.get("/_internal/health").get_json()
     assert report["status"] == "ok" and report["supervisor"]["alive"] is True
     assert report["supervisor"]["heartbeat_age_seconds"] < 5
+
+
+def test_internal_health_shows_public_callers_the_status_only(app, client, auth, users):
+    """Issue 15.6: host:pid, disk sizes and the database type are for signed-in callers."""
+    Supervisor(app).tick()
+    response = client.get("/_internal/health")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    assert client.get("/_internal/health", headers={"Authorization": "Bearer ptk_forged"}).get_json() == {"status": "ok"}
+    auth.login("viewer")
+    assert client.get("/_internal/health").get_json()["database"]["dialect"]
 
 
 def test_dashboard_page_and_its_live_fragment(client, auth, users):

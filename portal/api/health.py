@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from portal.api import bp
 from portal.api.spec import operation
-from portal.auth.access import public
+from portal.auth.access import public, signed_in
 from portal.health import services
 
 
@@ -15,11 +15,13 @@ class Healthz(BaseModel):
 
 
 class InternalHealth(BaseModel):
+    """Anyone sees `status`; the details (host:pid, disk sizes, database) need a user or token."""
+
     status: Literal["ok", "degraded"]
-    database: dict
-    supervisor: dict
-    disk: dict
-    executor: str
+    database: dict | None = None
+    supervisor: dict | None = None
+    disk: dict | None = None
+    executor: str | None = None
 
 
 @public
@@ -33,8 +35,11 @@ def healthz():
 @operation(bp, "GET", "/_internal/health", summary="Internal health report", tag="health",
            response=InternalHealth, errors={503: "The database cannot be reached"})
 def internal_health():
-    """Database reachable, the supervisor lease holder and its last heartbeat, free disk."""
+    """Database reachable, the supervisor lease holder and its last heartbeat, free disk.
+
+    Public callers (load balancers) get the status only; the details are for signed-in callers."""
     report = services.report()
-    response = jsonify(InternalHealth.model_validate(report).model_dump(mode="json"))
+    shown = report if signed_in() else {"status": report["status"]}
+    response = jsonify(InternalHealth.model_validate(shown).model_dump(mode="json", exclude_none=True))
     response.status_code = 200 if report["database"]["ok"] else 503
     return response

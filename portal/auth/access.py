@@ -67,15 +67,20 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _gate():
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or request.endpoint == "static" or getattr(view, "_portal_public", False):
-        return None
+def signed_in() -> bool:
+    """Whether the caller is a signed-in user or presents a valid token (public views ask too)."""
     if bearer_token() and "_login_user" not in g:
         # A presented token decides who calls, even beside a browser's session cookie (Flask-Login
         # would try the session first). `g._login_user` is where Flask-Login keeps the user.
         g._login_user = _load_token_user(request) or login_manager.anonymous_user()
-    if not current_user.is_authenticated:
+    return current_user.is_authenticated
+
+
+def _gate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.endpoint == "static" or getattr(view, "_portal_public", False):
+        return None
+    if not signed_in():
         if wants_json():
             detail = "Invalid or revoked API token" if bearer_token() else "Not authenticated"
             return json_error(401, detail, {"WWW-Authenticate": "Bearer"})
