@@ -23,20 +23,21 @@ def create_app(config: dict | None = None) -> Flask:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.training_dir.mkdir(parents=True, exist_ok=True)
 
-    from portal import logging_setup
+    from portal import logging_setup, runuser
     logging_setup.configure(settings.log_level)
+    runuser.protect_data_dir(settings.data_dir, settings.training_dir, settings.run_user)
     _init_extensions(app)
     _register_blueprints(app)
     from portal import cli
     cli.init_app(app)
-    import portal.runs.supervise  # noqa: F401 - registers the runs' supervisor tick handler
+    import portal.runs.supervise  # noqa: F401 - registers the runs' supervisor handler
     import portal.datasets.supervise  # noqa: F401 - validation of large files, the orphan-upload sweep
     import portal.deid.supervise  # noqa: F401 - de-identification jobs on dataset files
     return app
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal import errors, security
+    from portal import errors, i18n, security
     from portal.auth import access
     from portal.extensions import csrf, db, htmx, migrate
 
@@ -47,12 +48,14 @@ def _init_extensions(app: Flask) -> None:
     access.init_app(app)  # before CSRF, so an anonymous post is told to sign in, not "bad token"
     csrf.init_app(app)
     htmx.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
     # imported here, not at module top: blueprints import models, which need `db` created first
+    from portal.account.views import bp as account_bp
     from portal.api import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.configs.views import bp as configs_bp
@@ -64,5 +67,5 @@ def _register_blueprints(app: Flask) -> None:
     from portal.runs.views import bp as runs_bp
 
     for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, deid_bp, configs_bp, datasets_bp,
-                      *placeholders, api_bp):
+                      account_bp, *placeholders, api_bp):
         app.register_blueprint(blueprint)

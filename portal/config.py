@@ -13,7 +13,9 @@ import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-EXECUTORS = ("local", "docker")  # the slurm issue adds its own
+from portal.runuser import RunUser, RunUserError
+from portal.supervisor.executors import NAMES as EXECUTORS
+
 LOCALES = ("en", "zh_CN")  # the languages with a catalog in portal/translations
 _FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")
 _UNITS = {"GiB": 1024**3, "GB": 1000**3, "MiB": 1024**2, "MB": 1000**2}
@@ -38,6 +40,7 @@ class Settings:
     docker_container: str
     docker_run_dir: str
     docker_run_dir_host: Path | None
+    run_user: RunUser | None  # who local runs execute as (None: the portal's own user)
     workdir: str
     start_command: str
     fake_gpus: tuple[int, int] | None  # (count, bytes of memory each)
@@ -171,6 +174,17 @@ def _start_command(raw: str) -> str:
     return raw
 
 
+def _run_user(user: str, group: str) -> RunUser | None:
+    if not user:
+        if group:
+            raise ConfigError("PORTAL_RUN_GROUP needs PORTAL_RUN_USER")
+        return None
+    try:
+        return RunUser.resolve(user, group)
+    except RunUserError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _secret_key(raw: str, data_dir: Path) -> str:
     """The configured key, else one generated once and kept in the data dir (mode 0600)."""
     if raw:
@@ -223,6 +237,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         docker_run_dir=_absolute("PORTAL_DOCKER_RUN_DIR", get("PORTAL_DOCKER_RUN_DIR", "/tmp/portal-runs")),
         docker_run_dir_host=Path(get("PORTAL_DOCKER_RUN_DIR_HOST")).resolve()
         if get("PORTAL_DOCKER_RUN_DIR_HOST") else None,
+        run_user=_run_user(get("PORTAL_RUN_USER"), get("PORTAL_RUN_GROUP")),
         workdir=get("PORTAL_WORKDIR", "KTIP_Release_2.1.0/train/llm"),
         start_command=_start_command(get("PORTAL_START_COMMAND", "bash run_train_full_sft.sh {config}")),
         fake_gpus=_fake_gpus(get("PORTAL_FAKE_GPUS")),

@@ -14,6 +14,7 @@ recorded it as ended, and whether every metric point the runs printed was record
     python bench/runs/bench_supervisor_load.py [--small] [--runs 100] [--seconds 60] [--tick 2]
 """
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -122,6 +123,9 @@ def measure(runs: int, seconds: float, rate: float, idle: float, tick: str | Non
             m["done"] = sampler.sample()
             m["runs_cpu"] = sampler.children_cpu() / (m["done"][0] - queued_at)
         m["machine_after"], m["samples"], m["pid"] = psutil.cpu_times(), sampler.samples, proc.pid
+        longest = re.findall(r"longest tick ([0-9.]+) s", portal.supervisor_log())
+        m["longest_tick"] = float(longest[-1]) if longest else None
+        m["lease"] = portal.app.config["PORTAL"].lease_seconds
 
         found = portal.runs()
         exits = [(portal.run_folder(r) / "exit_code").stat().st_mtime for r in found]
@@ -162,6 +166,9 @@ def report(m: dict, runs: int, seconds: float, rate: float, idle: float, tick_gi
     print(f"RSS: idle {mb(m['idle_b'][2])}, all launched {mb(start[2])}, end of window {mb(steady[2])} "
           f"(max {mb(max(window_rss))}), after all ended {mb(done[2])}; window growth {growth / 2**20:+.1f} MB "
           f"({'flat' if growth < 0.05 * start[2] else 'GROWING'})")
+    if m["longest_tick"] is not None:
+        print(f"{'longest tick (supervisor log)':44}{m['longest_tick']:11.3f}s{m['lease'] / 3:9.1f}s"
+              f"{m['longest_tick'] / (m['lease'] / 3):8.2f}  (goal: lease / 3)")
     print(f"launch: all {runs} running {m['launch']:.1f} s after queueing")
     print(f"end: each run recorded ended p50 {median(m['notice']):.1f} s / max {max(m['notice']):.1f} s after its "
           f"process exited; all {runs} recorded {m['last_noticed']:.1f} s after the last exited (tick {m['tick']:g} s)")

@@ -5,7 +5,6 @@ validation was cut short by a restart is simply validated again by the next supe
 """
 import logging
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -14,7 +13,7 @@ from sqlalchemy import or_, select
 from portal.datasets import services, transfers
 from portal.datasets.models import DatasetFile
 from portal.extensions import db
-from portal.supervisor import on_tick
+from portal.supervisor import handler
 from portal.timeutil import utcnow
 
 log = logging.getLogger("portal.datasets")
@@ -24,24 +23,22 @@ SWEEP_SECONDS = 30.0
 INLINE_GRACE_SECONDS = 120
 
 
-@dataclass
-class DatasetsState:
-    swept_at: float = 0.0
+@handler
+class DatasetsHandler:
+    def __init__(self):
+        self.swept_at = 0.0
 
-
-@on_tick
-def supervise_datasets(supervisor) -> None:
-    state = supervisor.__dict__.setdefault("datasets_state", DatasetsState())
-    settings = current_app.config["PORTAL"]
-    grace = utcnow() - timedelta(seconds=INLINE_GRACE_SECONDS)
-    waiting = db.session.scalars(select(DatasetFile.id).where(
-        DatasetFile.status == "validating",
-        or_(DatasetFile.bytes_received > settings.validate_inline_bytes, DatasetFile.updated_at < grace))
-        .order_by(DatasetFile.uploaded_at)).all()
-    for upload_id in waiting:
-        supervisor.submit(("validate", upload_id), services.run_validation, upload_id)
-    if time.monotonic() - state.swept_at >= SWEEP_SECONDS:
-        state.swept_at = time.monotonic()
-        removed = transfers.sweep()
-        if removed:
-            log.info("swept %d abandoned upload(s)", removed)
+    def tick(self, supervisor) -> None:
+        settings = current_app.config["PORTAL"]
+        grace = utcnow() - timedelta(seconds=INLINE_GRACE_SECONDS)
+        waiting = db.session.scalars(select(DatasetFile.id).where(
+            DatasetFile.status == "validating",
+            or_(DatasetFile.bytes_received > settings.validate_inline_bytes, DatasetFile.updated_at < grace))
+            .order_by(DatasetFile.uploaded_at)).all()
+        for upload_id in waiting:
+            supervisor.submit(("validate", upload_id), services.run_validation, upload_id)
+        if time.monotonic() - self.swept_at >= SWEEP_SECONDS:
+            self.swept_at = time.monotonic()
+            removed = transfers.sweep()
+            if removed:
+                log.info("swept %d abandoned upload(s)", removed)

@@ -4,17 +4,22 @@ import re
 from flask import current_app
 from sqlalchemy import or_, select
 
-from portal.config import EXECUTORS
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
 from portal.projects.models import Project
 from portal.runs import command
 from portal.storage import resolve_under
+from portal.supervisor import executors
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGABRT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL")
 MAX_GPUS = 64
+# bytes of UTF-8 each free-text field may hold (the columns' sizes, where they have one)
+MAX_BYTES = {"description": 10_000, "owner": 64, "dataset_name": 500, "training_yaml_name": 500, "container": 200,
+             "workdir": 500, "start_command": 10_000}
+MAX_ENV = 100
+MAX_ENV_VALUE_BYTES = 10_000
 EDITABLE = ("description", "owner", "tags", "dataset_name", "training_yaml_name", "executor", "container",
             "workdir", "start_command", "gpus_per_run", "env", "stop_signal", "grace_seconds")
 
@@ -26,6 +31,9 @@ def _settings():
 def check_fields(fields: dict) -> dict:
     """Normalise and check project fields; raises Invalid naming the field."""
     out = dict(fields)
+    for key, limit in MAX_BYTES.items():
+        if out.get(key) is not None:
+            _text(key, out[key], limit)
     if "tags" in out:
         tags = [str(t).strip() for t in out["tags"] or [] if str(t).strip()]
         if len(tags) > 20 or any(len(t) > 40 for t in tags):
@@ -34,11 +42,11 @@ def check_fields(fields: dict) -> dict:
     for key in ("dataset_name", "training_yaml_name"):
         if out.get(key):
             resolve_under(_settings().training_dir, out[key], key)
-    if out.get("executor") and out["executor"] not in EXECUTORS:
-        raise Invalid(f"executor must be one of {', '.join(EXECUTORS)}")
+    if out.get("executor") and out["executor"] not in executors.NAMES:
+        raise Invalid(f"executor must be one of {', '.join(executors.NAMES)}")
     if out.get("start_command"):
         command.parse_template(out["start_command"])
-    if out.get("workdir") and (out.get("executor") or _settings().executor) != "docker":
+    if out.get("workdir") and executors.get(out.get("executor") or _settings().executor).host_workdir:
         resolve_under(_settings().training_dir, out["workdir"], "workdir")
     if "gpus_per_run" in out and not 0 <= int(out["gpus_per_run"] or 0) <= MAX_GPUS:
         raise Invalid(f"gpus_per_run must be between 0 and {MAX_GPUS}")
@@ -47,7 +55,9 @@ def check_fields(fields: dict) -> dict:
         bad = [k for k in env if not ENV_NAME.match(str(k))]
         if bad:
             raise Invalid(f"env: invalid variable name {bad[0]!r}")
-        out["env"] = {str(k): str(v) for k, v in env.items()}
+        if len(env) > MAX_ENV:
+            raise Invalid(f"env: at most {MAX_ENV} variables")
+        out["env"] = {str(k): _text(f"env {k}", str(v), MAX_ENV_VALUE_BYTES) for k, v in env.items()}
     if "stop_signal" in out and out["stop_signal"] not in STOP_SIGNALS:
         raise Invalid(f"stop_signal must be one of {', '.join(STOP_SIGNALS)}")
     if "grace_seconds" in out and not 0 <= int(out["grace_seconds"]) <= 3600:
@@ -56,6 +66,17 @@ def check_fields(fields: dict) -> dict:
         if key in out and not out[key]:
             out[key] = None  # empty means "use the server's setting"
     return out
+
+
+def _text(field: str, value, limit: int) -> str:
+    """A free-text value: a string with no NUL (argv and environments cannot hold one), bounded."""
+    if not isinstance(value, str):
+        raise Invalid(f"{field}: must be text")
+    if "\x00" in value:
+        raise Invalid(f"{field}: must not contain a NUL character")
+    if len(value.encode()) > limit:
+        raise Invalid(f"{field}: at most {limit} bytes of UTF-8")
+    return value
 
 
 def check_new(name: str, **fields) -> dict:

@@ -18,10 +18,13 @@ def _kind(top: str) -> str | None:
     return None
 
 
-def scan(run: Run, executor) -> None:
-    """Add or update an artifact row for each match at the top of the output dir (no commit)."""
+def record(run: Run, files: list[tuple[str, int, float, bool]]) -> None:
+    """Add or update an artifact row for each match at the top of the output dir (no commit).
+
+    `files` is the executor's listing of the output dir: (relative path, size, mtime, is_dir).
+    """
     found: dict[str, dict] = {}
-    for rel, size, mtime, is_dir in executor.list_files(run.handle or {}, run.output_dir, max_depth=2):
+    for rel, size, mtime, is_dir in files:
         top = rel.split("/", 1)[0]
         kind = _kind(top)
         if kind is None or (kind != "checkpoint" and "/" in rel):

@@ -8,7 +8,8 @@ from portal.extensions import db
 from portal.projects.models import Project
 from portal.timeutil import utcnow
 
-ACTIVE = ("queued", "starting", "running", "stopping")
+STARTED = ("starting", "running", "stopping")  # the supervisor follows these; they hold their GPUs
+ACTIVE = ("queued", *STARTED)
 ENDED = ("succeeded", "failed", "cancelled", "lost")
 
 
@@ -45,6 +46,7 @@ class Run(db.Model):
     exit_code: Mapped[int | None]
     stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stop_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kill_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # SIGKILL after the grace
     output_bytes: Mapped[int] = mapped_column(default=0)  # bytes in the portal's output.log
     parsed_bytes: Mapped[int] = mapped_column(default=0)  # of those, fed to the parser
     trainer_log_bytes: Mapped[int] = mapped_column(default=0)  # of trainer_log.jsonl, parsed

@@ -2,7 +2,7 @@
 import os
 
 from portal.runs.models import Run
-from portal.runs.services import run_folder
+from portal.supervisor import executors
 
 PAGE = 256 * 1024
 TAIL_BLOCK = 64 * 1024
@@ -21,7 +21,7 @@ def _utf8_cut(data: bytes) -> int:
 
 
 def output_path(run: Run):
-    return run_folder(run) / "output.log"
+    return executors.get(run.executor).log_path(run.folder)
 
 
 def read(run: Run, offset: int, limit: int = PAGE) -> dict:

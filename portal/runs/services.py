@@ -2,50 +2,27 @@
 
 The supervisor (`portal/runs/supervise.py`) makes the changes that come from the world.
 """
-import os
 import secrets
 import shlex
 
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
 from portal.auth.models import User
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
 from portal.projects import services as projects
+from portal.projects.models import Project
 from portal.runs import command
-from portal.runs.models import ACTIVE, Artifact, Run, RunLog
+from portal.runs.models import Artifact, Run, RunLog
+from portal.runs.transitions import log_event, transition
 from portal.storage import resolve_under
+from portal.supervisor import executors, placement
 from portal.timeutil import as_utc, utcnow
-
-PORTAL_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")  # what a local run inherits from the portal
 
 
 def _settings():
     return current_app.config["PORTAL"]
-
-
-def output_in_place(run: Run) -> bool:
-    """True when the run writes its output.log where the portal reads it (no copying)."""
-    return run.executor == "local" or (run.executor == "docker" and _settings().docker_run_dir_host is not None)
-
-
-def run_folder(run: Run):
-    """The run's folder as the portal sees it: output.log (and pid, exit_code of the wrapper).
-
-    A docker run on a host-mounted run dir is read where it writes, so its output is as live
-    as a local run's; otherwise the supervisor copies it here.
-    """
-    settings = _settings()
-    if run.executor == "docker" and settings.docker_run_dir_host is not None:
-        return settings.docker_run_dir_host / run.folder
-    return settings.data_dir / "runs" / run.folder
-
-
-def log_event(run: Run, message: str, level: str = "info") -> None:
-    """Add a portal event to a run's log (committed by the caller)."""
-    db.session.add(RunLog(run_id=run.id, level=level, message=message))
 
 
 def _missing_resources(project) -> list[str]:
@@ -70,21 +47,24 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     gpu_count = run_settings["gpus_per_run"] if gpus is None else gpus
     if not 0 <= gpu_count <= projects.MAX_GPUS:
         raise Invalid(f"gpus must be between 0 and {projects.MAX_GPUS}")
-    for _ in range(3):  # two creators may race for the next number; the unique key decides
-        number = (db.session.scalar(select(func.max(Run.number)).filter_by(project_id=project.id)) or 0) + 1
-        run = Run(project_id=project.id, number=number, status="queued", created_by=created_by,
-                  gpu_count=gpu_count, argv=[], workdir="", output_dir="", **_frozen(run_settings))
-        db.session.add(run)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            continue
-        _render(run, project, run_settings)
-        log_event(run, f"queued by {_who(created_by)}")
-        db.session.commit()
-        return run
-    raise Conflict("could not allocate a run number; try again")
+    executor = executors.get(run_settings["executor"])
+    # the project's counter hands out numbers: one UPDATE, so concurrent starts never collide
+    number = db.session.execute(update(Project).where(Project.id == project.id)
+                                .values(runs_created=Project.runs_created + 1)
+                                .returning(Project.runs_created)).scalar_one()
+    run = Run(project_id=project.id, number=number, status="queued", created_by=created_by, gpu_count=gpu_count,
+              executor=run_settings["executor"], env=run_settings["env"], stop_signal=run_settings["stop_signal"],
+              grace_seconds=run_settings["grace_seconds"], argv=[], workdir="", output_dir="")
+    db.session.add(run)
+    db.session.flush()
+    run.folder = f"{run.id}-{secrets.token_hex(4)}"
+    plan = executor.plan(run.folder, project.name, number, run_settings["workdir"],
+                         run_settings["container"] if executor.uses_container else None)
+    run.workdir, run.output_dir, run.container = plan.workdir, plan.output_dir, plan.container
+    run.argv = command.render(run_settings["start_command"], _placeholders(project, run))
+    log_event(run, f"queued by {_who(created_by)}")
+    db.session.commit()
+    return run
 
 
 def _who(user_id: int | None) -> str:
@@ -92,28 +72,14 @@ def _who(user_id: int | None) -> str:
     return user.username if user else "the portal"
 
 
-def _frozen(run_settings: dict) -> dict:
-    return {key: run_settings[key] for key in ("executor", "env", "stop_signal", "grace_seconds")} | {
-        "container": run_settings["container"] if run_settings["executor"] == "docker" else None}
-
-
-def _render(run: Run, project, run_settings: dict) -> None:
-    """Fill the run's argv, working and output directories from the project's settings."""
+def _placeholders(project, run: Run) -> dict[str, str]:
     training = _settings().training_dir
-    run.folder = f"{run.id}-{secrets.token_hex(4)}"
-    if run.executor == "docker":
-        run.output_dir = f"{_settings().docker_run_dir}/{run.folder}/output"
-        run.workdir = run_settings["workdir"]
-    else:
-        run.output_dir = str(training / "outputs" / project.name / f"run-{run.number}")
-        run.workdir = str(resolve_under(training, run_settings["workdir"] or ".", "workdir"))
-    values = {
+    return {
         "config": project.training_yaml_name, "dataset": project.dataset_name,
         "config_path": str(resolve_under(training, project.training_yaml_name, "training_yaml_name")),
         "dataset_path": str(resolve_under(training, project.dataset_name, "dataset_name")),
         "output_dir": run.output_dir, "run_id": str(run.id),
     }
-    run.argv = command.render(run_settings["start_command"], values)
 
 
 def command_text(run: Run) -> str:
@@ -152,23 +118,25 @@ def list_runs(project_name: str | None = None, status: str | None = None, before
 
 
 def request_stop(run_id: int, by: int | None = None) -> Run:
-    """A queued run is cancelled at once; a running one is signalled by the supervisor."""
+    """A queued run is cancelled at once; a started one is signalled by the supervisor.
+
+    Each step is a conditional transition, so a stop that meets the supervisor launching the
+    run becomes a stop of the launched run, never a cancelled row with a live process.
+    """
     run = get_run(run_id)
-    if run.status not in ACTIVE:
-        raise Conflict(f"run {run.id} has already ended ({run.status})")
+    who, now = _who(by), utcnow()
+    if transition(run, "cancelled", ("queued",), f"cancelled while queued by {who}",
+                  stop_requested_at=now, status_reason=""):
+        db.session.commit()
+        return run
+    if transition(run, "stopping", ("starting", "running"),
+                  f"stop requested by {who}; {run.stop_signal}, then SIGKILL after {run.grace_seconds}s",
+                  stop_requested_at=now):
+        db.session.commit()
+        return run
     if run.status == "stopping":
         return run
-    now = utcnow()
-    run.stop_requested_at = now
-    if run.status == "queued":
-        run.status, run.ended_at, run.status_reason = "cancelled", now, ""
-        log_event(run, f"cancelled while queued by {_who(by)}")
-    else:
-        run.status = "stopping"
-        log_event(run, f"stop requested by {_who(by)}; {run.stop_signal}, then SIGKILL after "
-                       f"{run.grace_seconds}s")
-    db.session.commit()
-    return run
+    raise Conflict(f"run {run.id} has already ended ({run.status})")
 
 
 def rerun(run_id: int, created_by: int | None = None) -> Run:
@@ -178,9 +146,10 @@ def rerun(run_id: int, created_by: int | None = None) -> Run:
 
 
 def gpu_holders() -> dict[str, Run]:
-    """The run holding each allocated GPU (by UUID), for the GPU panel."""
-    held = select(Run).where(Run.status.in_(("starting", "running", "stopping")))
-    return {uuid: run for run in db.session.scalars(held) for uuid in run.gpus or []}
+    """The run holding each allocated GPU of this host (by UUID), for the GPU panel."""
+    held = {uuid: int(holder) for uuid, (kind, holder) in placement.held().items() if kind == "run"}
+    runs = {run.id: run for run in db.session.scalars(select(Run).where(Run.id.in_(set(held.values()))))}
+    return {uuid: runs[run_id] for uuid, run_id in held.items() if run_id in runs}
 
 
 def list_logs(run_id: int, after: int = 0, limit: int = 200) -> list[RunLog]:

@@ -1,44 +1,138 @@
-"""The supervisor's work on runs: start queued ones on free GPUs, follow running ones, stop.
+"""The supervisor's work on runs: place and launch queued ones, follow started ones, stop.
 
 Every step is driven by what the rows say, so a restarted supervisor simply carries on:
 output is consumed from the byte offsets saved in the row, in the same transaction as the
-progress and metrics derived from it, so nothing is parsed twice or skipped.
+progress and metrics derived from it, so nothing is parsed twice or skipped. Executor calls
+run in the supervisor's pool: one observation per executor per tick (`poll_many`, output
+copies, file listings) whose result the tick applies, and each launch or signal on its own.
+An external effect follows a fenced commit that records the intent (`starting`,
+`stop_sent_at`), so a supervisor that lost the lease does not act at all.
 """
 import logging
 import time
+from concurrent.futures import wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.runs import artifacts, metrics
-from portal.runs.models import Run
-from portal.runs.services import launch_env, log_event, output_in_place, run_folder
+from portal.runs.models import STARTED, Run
+from portal.runs.transitions import log_event, transition
+from portal.supervisor import executors, handler, lease, placement
 from portal.supervisor import gpus as gpu_probe
-from portal.supervisor import on_tick
-from portal.supervisor import executors
-from portal.supervisor.executors.base import LaunchError, LaunchSpec
+from portal.supervisor.executors.base import Executor, LaunchSpec, PollResult
 from portal.supervisor.logparse import Metrics, OutputParser, Progress, TrainerLogParser
 from portal.timeutil import as_utc, utcnow
 
 log = logging.getLogger("portal.runs")
 READ_LIMIT = 4 * 1024 * 1024  # per run per tick, so one chatty run cannot starve the others
+FINAL_READ_LIMIT = 256 * 1024 * 1024  # what an ended run may still have to say, read at once
 ARTIFACT_SCAN_SECONDS = 30.0
 
 
 @dataclass
 class Followed:
     """In-memory state for one run; rebuilt from the row after a restart."""
-    output: OutputParser
-    trainer_log: TrainerLogParser
+    output: OutputParser = field(default_factory=OutputParser)
+    trainer_log: TrainerLogParser = field(default_factory=TrainerLogParser)
     scanned_at: float = 0.0
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What the pool should find out about one run (a snapshot of its row)."""
+    run_id: int
+    handle: dict
+    output_dir: str
+    output_bytes: int  # copy output from here, when the executor does not write it in place
+    trainer_log: str
+    trainer_log_bytes: int
+    scan: bool  # list its output dir for artifacts
+
+
 @dataclass
-class RunsState:
-    followed: dict[int, Followed] = field(default_factory=dict)
+class Seen:
+    """What the pool found out about one run."""
+    poll: PollResult
+    output: bytes = b""
+    trainer_log: bytes = b""
+    files: list | None = None
+
+
+def observe(executor: Executor, asks: list[Ask]) -> dict[int, Seen]:
+    """In the pool: poll every run of one executor at once, then read what each wrote."""
+    polls = executor.poll_many({ask.run_id: ask.handle for ask in asks})
+    seen = {}
+    for ask in asks:
+        result = seen[ask.run_id] = Seen(polls[ask.run_id])
+        ended = result.poll.state in ("exited", "lost")
+        limit = FINAL_READ_LIMIT if ended else READ_LIMIT  # after the poll: all it wrote before it ended
+        if not executor.output_in_place:
+            result.output = executor.read_output(ask.handle, ask.output_bytes, limit)
+        result.trainer_log = executor.read_file(ask.handle, ask.trainer_log, ask.trainer_log_bytes, limit)
+        if ask.scan or ended:
+            result.files = executor.list_files(ask.handle, ask.output_dir, max_depth=2)
+    return seen
+
+
+def run_env(run: Run, executor: Executor) -> dict[str, str]:
+    """The environment of a run: the executor's base, the project's variables, then ours (which win)."""
+    env = {**executor.base_env(), **(run.env or {})}
+    env.update({"PYTHONUNBUFFERED": "1", "LLAMABOARD_ENABLED": "1", "LLAMABOARD_WORKDIR": run.output_dir,
+                "PORTAL_RUN_ID": str(run.id)})
+    if executor.places_gpus:  # else the scheduler or the remote host decides what the run sees
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(run.gpus or [])
+    return env
+
+
+def launch(run_id: int) -> None:
+    """In the pool (app context, fenced): start a `starting` run and record its handle.
+
+    The lease is checked right before the launch; if it is lost after, the commit is refused
+    and the just-started process is killed, as nobody could follow it.
+    """
+    run = db.session.get(Run, run_id)
+    if run is None or run.status not in ("starting", "stopping") or run.handle is not None:
+        return
+    fence = lease.fence_in_force()
+    if fence is not None and not fence.holds():
+        log.warning("not launching run %s: this supervisor lost the lease", run_id)
+        return
+    executor = executors.get(run.executor)
+    spec = LaunchSpec(run_id=run.id, folder=run.folder, argv=list(run.argv), workdir=run.workdir,
+                      env=run_env(run, executor), output_dir=run.output_dir, container=run.container)
+    try:
+        handle = executor.launch(spec)
+    except Exception as error:  # whatever the reason, the run says it and the tick goes on
+        transition(run, "failed", STARTED, f"failed to start: {error}", "error", progress=0.0)
+        db.session.commit()
+        return
+    where = f" in container {run.container}" if run.container else ""
+    on = f" on GPUs {', '.join(run.gpus)}" if run.gpus else ""
+    started = {"handle": handle, "started_at": utcnow(), "status_reason": "", "progress": max(run.progress, 0.05)}
+    try:
+        if not transition(run, "running", ("starting",), f"started{where}{on} (pid {handle.get('pid')})",
+                          **started):
+            for key, value in started.items():  # a stop came while it launched: it is stopped next tick
+                setattr(run, key, value)
+            log_event(run, f"started{where}{on} (pid {handle.get('pid')}) while a stop was requested")
+        db.session.commit()
+    except lease.LeaseLost:
+        db.session.rollback()
+        executor.signal(handle, "SIGKILL")
+        log.warning("killed the run %s just launched: this supervisor lost the lease meanwhile", run_id)
+
+
+def send_signal(run_id: int, executor_name: str, handle: dict, signame: str) -> None:
+    """In the pool: signal a run whose intent to do so was committed; a failure is logged on the run."""
+    try:
+        executors.get(executor_name).signal(handle, signame)
+    except Exception as error:
+        run = db.session.get(Run, run_id)
+        log_event(run, f"could not send {signame}: {error}", "error")
+        db.session.commit()
 
 
 def _complete(data: bytes) -> int:
@@ -59,150 +153,164 @@ def _apply(run: Run, events) -> None:
     metrics.record_many(run, points)  # one INSERT per batch: a chatty run costs one statement
 
 
-def _ingest(run: Run, followed: Followed, final: bool = False) -> bool:
-    """Copy new output (when the executor keeps it elsewhere) and parse it. True if anything was new.
+def _ingest(run: Run, executor: Executor, followed: Followed, seen: Seen, final: bool) -> None:
+    """Take in what the run wrote: output (copied here unless written in place) and trainer_log.jsonl.
 
     While the run goes, only whole lines are parsed; `final` also takes a last unterminated one.
     """
-    executor = executors.get(run.executor)
-    host_log = run_folder(run) / "output.log"
-    if output_in_place(run):
+    host_log = executor.log_path(run.folder)
+    if executor.output_in_place:
         run.output_bytes = host_log.stat().st_size if host_log.exists() else 0
-    else:
-        chunk = executor.read_output(run.handle, run.output_bytes, READ_LIMIT)
-        if chunk:
-            host_log.parent.mkdir(parents=True, exist_ok=True)
-            with open(host_log, "ab") as out:
-                out.truncate(run.output_bytes)  # drop bytes a crash left past the recorded offset
-                out.write(chunk)
-            run.output_bytes += len(chunk)
-    new = False
+    elif seen.output:
+        host_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(host_log, "ab") as out:
+            out.truncate(run.output_bytes)  # drop bytes a crash left past the recorded offset
+            out.write(seen.output)
+        run.output_bytes += len(seen.output)
+    limit = FINAL_READ_LIMIT if final else READ_LIMIT
     if run.parsed_bytes < run.output_bytes:
         with open(host_log, "rb") as src:
             src.seek(run.parsed_bytes)
-            data = src.read(min(READ_LIMIT, run.output_bytes - run.parsed_bytes))
+            data = src.read(min(limit, run.output_bytes - run.parsed_bytes))
         used = len(data) if final else _complete(data)
         _apply(run, followed.output.feed(data[:used]) + (followed.output.flush() if final else []))
         run.parsed_bytes += used
-        new = used > 0
-    trainer_log = str(Path(run.output_dir) / "trainer_log.jsonl")
-    data = executor.read_file(run.handle, trainer_log, run.trainer_log_bytes, READ_LIMIT)
+    data = seen.trainer_log
     used = len(data) if final else data.rfind(b"\n") + 1
     if used:
         _apply(run, followed.trainer_log.feed(data[:used]) + (followed.trainer_log.flush() if final else []))
         run.trainer_log_bytes += used
-        new = True
-    return new
 
 
-def _end(run: Run, status: str, exit_code: int | None, message: str, level: str = "info") -> None:
-    run.status, run.exit_code, run.ended_at, run.eta_seconds = status, exit_code, utcnow(), None
-    if status == "succeeded":
-        run.progress = 1.0
-    log_event(run, message, level)
-
-
-def _stop(run: Run, executor) -> None:
-    now = utcnow()
-    if run.stop_sent_at is None:
-        executor.signal(run.handle, run.stop_signal)
-        run.stop_sent_at = now
-        log_event(run, f"sent {run.stop_signal} to the run's process group")
-    elif not run.handle.get("killed") and (now - as_utc(run.stop_sent_at)).total_seconds() >= run.grace_seconds:
-        executor.signal(run.handle, "SIGKILL")
-        run.handle = {**run.handle, "killed": True}
-        log_event(run, f"still running {run.grace_seconds}s after {run.stop_signal}: sent SIGKILL", "warning")
-
-
-def follow(run: Run, state: RunsState) -> None:
-    """One tick of a started run: output, stop requests, exit."""
-    if run.handle is None:  # the portal died between marking it starting and recording the launch
-        _end(run, "lost", None, "the portal stopped while launching this run; it is not launched again",
-             "error")
-        return
-    executor = executors.get(run.executor)
-    followed = state.followed.get(run.id)
-    if followed is None:
-        followed = state.followed[run.id] = Followed(OutputParser(), TrainerLogParser())
-    _ingest(run, followed)
-    if run.status == "stopping":
-        _stop(run, executor)
-    result = executor.poll(run.handle)
-    if result.state == "running":
-        if run.status == "starting":
-            run.status = "running"
+def _end(run: Run, poll: PollResult) -> None:
+    stopped = run.stop_requested_at is not None
+    never_stepped = {} if run.step else {"progress": 0.0}  # a run that failed before any step had none
+    if poll.state == "exited" and stopped:
+        transition(run, "cancelled", STARTED, f"stopped; exit code {poll.exit_code}", exit_code=poll.exit_code)
+    elif poll.state == "exited" and poll.exit_code == 0:
+        transition(run, "succeeded", STARTED, "finished with exit code 0", exit_code=0, progress=1.0)
+    elif poll.state == "exited":
+        transition(run, "failed", STARTED, f"failed with exit code {poll.exit_code}", "error",
+                   exit_code=poll.exit_code, **never_stepped)
+    elif stopped and run.kill_sent_at is not None:
+        transition(run, "cancelled", STARTED, "killed with SIGKILL", exit_code=-9)
     else:
-        while _ingest(run, followed, final=True):  # everything it wrote before it ended
-            pass
-        stopped = run.stop_requested_at is not None
-        if result.state == "exited":
-            if stopped:
-                _end(run, "cancelled", result.exit_code, f"stopped; exit code {result.exit_code}")
-            elif result.exit_code == 0:
-                _end(run, "succeeded", 0, "finished with exit code 0")
+        transition(run, "lost", STARTED, f"lost: {poll.detail}", "error", **never_stepped)
+
+
+@handler
+class RunsHandler:
+    """Follows every started run and starts queued ones, first come, first served."""
+
+    def __init__(self):
+        self.followed: dict[int, Followed] = {}
+        self.observing: dict[str, object] = {}  # executor name -> Future of observe()
+
+    def tick(self, supervisor) -> None:
+        started = db.session.scalars(select(Run).where(Run.status.in_(STARTED)).order_by(Run.id)).all()
+        self._ask(supervisor, started)
+        self._collect(supervisor)
+        self._stop(supervisor)
+        self._start_queued(supervisor)
+
+    def _ask(self, supervisor, started: list[Run]) -> None:
+        asks: dict[str, list[Ask]] = {}
+        now = time.monotonic()
+        for run in started:
+            if run.handle is None:
+                if not supervisor.in_pool(("launch", run.id)):  # the portal died between `starting` and launch
+                    transition(run, "lost", STARTED, "the portal stopped while launching this run; it is not "
+                                                     "launched again", "error")
+                    db.session.commit()
+                continue
+            followed = self.followed.setdefault(run.id, Followed())
+            scan = now - followed.scanned_at >= ARTIFACT_SCAN_SECONDS
+            if run.executor not in self.observing:
+                if scan:
+                    followed.scanned_at = now
+                asks.setdefault(run.executor, []).append(Ask(
+                    run.id, run.handle, run.output_dir, run.output_bytes, f"{run.output_dir}/trainer_log.jsonl",
+                    run.trainer_log_bytes, scan))
+        for name, group in asks.items():
+            self.observing[name] = supervisor.call(observe, executors.get(name), group)
+
+    def _collect(self, supervisor) -> None:
+        """Apply the observations that are done, waiting a little so fast executors answer this tick."""
+        if self.observing:
+            wait(list(self.observing.values()), timeout=min(1.0, supervisor.ttl / 6))
+        for name, future in list(self.observing.items()):
+            if not future.done():
+                continue  # a slow daemon: its answer is applied on a later tick, nothing is asked twice
+            del self.observing[name]
+            try:
+                seen = future.result()
+            except Exception:
+                log.exception("observing %s runs failed", name)
+                continue
+            for run_id, result in seen.items():
+                try:
+                    self._apply_seen(run_id, executors.get(name), result)
+                    db.session.commit()
+                except lease.LeaseLost:
+                    raise
+                except Exception:
+                    log.exception("following run %s failed", run_id)
+                    db.session.rollback()
+
+    def _apply_seen(self, run_id: int, executor: Executor, seen: Seen) -> None:
+        run = db.session.get(Run, run_id)
+        if run is None or run.status not in STARTED:
+            return
+        followed = self.followed.setdefault(run.id, Followed())
+        ended = seen.poll.state in ("exited", "lost")
+        _ingest(run, executor, followed, seen, final=ended)
+        if seen.files is not None:
+            artifacts.record(run, seen.files)
+        if seen.poll.state == "pending":
+            run.status_reason = seen.poll.detail
+        elif seen.poll.state == "running" and run.status == "starting":
+            transition(run, "running", ("starting",), "running")
+        elif ended:
+            _end(run, seen.poll)
+            self.followed.pop(run.id, None)
+
+    def _stop(self, supervisor) -> None:
+        """Signal stopping runs: the stop signal, then SIGKILL after the grace period."""
+        now = utcnow()
+        for run in db.session.scalars(select(Run).where(Run.status == "stopping", Run.handle.is_not(None))).all():
+            if run.stop_sent_at is None:
+                signame, run.stop_sent_at = run.stop_signal, now
+                log_event(run, f"sent {run.stop_signal} to the run's process group")
+            elif run.kill_sent_at is None and (now - as_utc(run.stop_sent_at)).total_seconds() >= run.grace_seconds:
+                signame, run.kill_sent_at = "SIGKILL", now
+                log_event(run, f"still running {run.grace_seconds}s after {run.stop_signal}: sent SIGKILL", "warning")
             else:
-                _end(run, "failed", result.exit_code, f"failed with exit code {result.exit_code}", "error")
-        elif stopped and run.handle.get("killed"):
-            _end(run, "cancelled", -9, "killed with SIGKILL")
-        else:
-            _end(run, "lost", None, f"lost: {result.detail}", "error")
-        state.followed.pop(run.id, None)
-    now = time.monotonic()
-    if not run.active or now - followed.scanned_at >= ARTIFACT_SCAN_SECONDS:
-        followed.scanned_at = now
-        artifacts.scan(run, executor)
+                continue
+            db.session.commit()  # fenced: a supervisor that lost the lease sends nothing
+            supervisor.submit(("signal", run.id, signame), send_signal, run.id, run.executor, run.handle, signame)
 
-
-def _launch(run: Run) -> None:
-    executor = executors.get(run.executor)
-    spec = LaunchSpec(run_id=run.id, folder=run.folder, argv=list(run.argv), workdir=run.workdir,
-                      env=launch_env(run), output_dir=run.output_dir, container=run.container)
-    try:
-        run.handle = executor.launch(spec)
-    except LaunchError as error:
-        _end(run, "failed", None, f"failed to start: {error}", "error")
-        return
-    run.status, run.started_at, run.status_reason = "running", utcnow(), ""
-    run.progress = max(run.progress, 0.05)
-    where = f" in container {run.container}" if run.container else ""
-    gpus = f" on GPUs {', '.join(run.gpus)}" if run.gpus else ""
-    log_event(run, f"started{where}{gpus} (pid {run.handle.get('pid')})")
-
-
-def start_queued() -> None:
-    """First come, first served: a run that cannot get its GPUs holds back later GPU runs."""
-    settings = current_app.config["PORTAL"]
-    host = [g.uuid for g in gpu_probe.probe(settings.fake_gpus)]
-    busy = {u for r in db.session.scalars(select(Run).where(Run.status.in_(("starting", "running", "stopping"))))
-            for u in r.gpus or []}
-    free = [u for u in host if u not in busy]
-    blocked_by = None
-    for run in db.session.scalars(select(Run).filter_by(status="queued").order_by(Run.id)).all():
-        if run.gpu_count > len(host):
-            _end(run, "failed", None, f"asks for {run.gpu_count} GPUs; this host has {len(host)}", "error")
-        elif run.gpu_count and blocked_by is not None:
-            run.status_reason = f"waiting behind run {blocked_by}"
-        elif run.gpu_count > len(free):
-            run.status_reason = f"waiting for {run.gpu_count} GPUs; {len(free)} free"
-            blocked_by = run.id
-        else:
-            run.gpus, free = free[:run.gpu_count], free[run.gpu_count:]
-            run.status = "starting"
-            db.session.commit()  # recorded before the launch, so a crash never launches it twice
-            _launch(run)
-        db.session.commit()
-
-
-@on_tick
-def supervise_runs(supervisor) -> None:
-    state = supervisor.__dict__.setdefault("runs_state", RunsState())
-    active = db.session.scalars(select(Run).where(Run.status.in_(("starting", "running", "stopping")))
-                                .order_by(Run.id)).all()
-    for run in active:
-        try:
-            follow(run, state)
+    def _start_queued(self, supervisor) -> None:
+        """First come, first served: a run that cannot get its GPUs holds back later GPU runs."""
+        inventory = [g.uuid for g in gpu_probe.probe(current_app.config["PORTAL"].fake_gpus)]
+        blocked_by = None
+        for run in db.session.scalars(select(Run).filter_by(status="queued").order_by(Run.id)).all():
+            executor = executors.get(run.executor)
+            placed = executor.places_gpus and run.gpu_count > 0
+            if placed and executor.on_portal_host and run.gpu_count > len(inventory):
+                transition(run, "failed", ("queued",), f"asks for {run.gpu_count} GPUs; this host has "
+                                                       f"{len(inventory)}", "error")
+            elif placed and blocked_by is not None:
+                run.status_reason = f"waiting behind run {blocked_by}"
+            elif (gpus := placement.allocate("run", run.id, run.gpu_count, inventory) if placed else []) is None:
+                free = len(set(inventory) - set(placement.held()))
+                run.status_reason = f"waiting for {run.gpu_count} GPUs; {free} free"
+                blocked_by = run.id
+            elif transition(run, "starting", ("queued",), "launching" + (f" on GPUs {', '.join(gpus)}" if gpus else ""),
+                            gpus=gpus, status_reason=""):
+                db.session.commit()  # recorded before the launch, so a crash never launches it twice
+                supervisor.submit(("launch", run.id), launch, run.id)
+                continue
+            else:  # stopped meanwhile: its GPUs go back
+                db.session.rollback()
+                continue
             db.session.commit()
-        except Exception:
-            log.exception("following run %s failed", run.id)
-            db.session.rollback()
-    start_queued()

@@ -1,8 +1,8 @@
 """The background supervisor: reconciles what the database asks for with the world.
 
-Domain issues give it work by registering tick handlers with `on_tick`; each handler runs
-once per tick, in the app context, only while this instance holds the lease.
+Domains give it work by registering a handler class with `@handler`; every supervisor builds
+its own instance of each and ticks it, in the app context, only while it holds the lease.
 """
-from portal.supervisor.runner import Supervisor, on_tick
+from portal.supervisor.runner import Supervisor, handler
 
-__all__ = ["Supervisor", "on_tick"]
+__all__ = ["Supervisor", "handler"]

@@ -1,12 +1,20 @@
-"""The supervisor loop: hold the lease, tick, hand long work to a thread pool."""
+"""The supervisor loop: hold the fenced lease, tick the handlers, hand slow work to a pool.
+
+Each kind of work (runs, dataset validation, de-identification jobs, later deployments) is a
+handler class registered with `@handler`; every Supervisor makes its own instance of each, so
+their in-memory state belongs to one supervisor and is dropped when it stands by. What must
+survive a restart lives in the rows. The tick thread reads rows, hands out work and writes
+results; slow calls (launch, docker exec, probes) run in the pool, so a tick stays far below
+the lease time. Every commit made while acting is fenced by the lease epoch.
+"""
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Protocol
 
 from flask import Flask
 
@@ -15,14 +23,21 @@ from portal.supervisor import lease
 
 log = logging.getLogger("portal.supervisor")
 
-TickHandler = Callable[["Supervisor"], None]
-_handlers: list[TickHandler] = []
+
+class Handler(Protocol):
+    """One kind of work; one instance per supervisor."""
+
+    def tick(self, supervisor: "Supervisor") -> None:
+        """Reconcile rows with the world once (in the app context, fenced)."""
 
 
-def on_tick(handler: TickHandler) -> TickHandler:
-    """Register `handler(supervisor)` to run every tick while this instance is active."""
-    _handlers.append(handler)
-    return handler
+_handler_types: list[type] = []
+
+
+def handler(cls: type) -> type:
+    """Register a handler class; each Supervisor builds its own instance of it."""
+    _handler_types.append(cls)
+    return cls
 
 
 class Supervisor:
@@ -35,56 +50,97 @@ class Supervisor:
         self.ttl = settings.lease_seconds
         self.interval = settings.tick_seconds
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="supervisor-pool")
-        self.active = False
+        self.fence: lease.Fence | None = None
+        self.handlers: list = []
         self.ticks = 0
+        self.longest_tick = 0.0
         self._in_pool: set = set()
         self._pool_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def active(self) -> bool:
+        return self.fence is not None
+
     def tick(self) -> bool:
         """Renew or take the lease, then run the handlers if we hold it. Returns `active`."""
+        started = time.monotonic()
         with self.app.app_context():
             try:
-                holding = lease.try_acquire(self.holder, self.ttl)
-            except Exception:  # a database hiccup must not kill the loop; we retry next tick
-                log.exception("supervisor %s could not reach the lease", self.holder)
-                db.session.rollback()
-                holding = False
-            if holding != self.active:
-                log.info("supervisor %s is now %s", self.holder, "active" if holding else "standing by")
-                self.active = holding
-            if holding:
-                self.ticks += 1
-                for handler in list(_handlers):
-                    try:
-                        handler(self)
-                    except Exception:
-                        log.exception("tick handler %s failed", getattr(handler, "__name__", handler))
-                        db.session.rollback()
-            db.session.remove()
+                self._hold()
+                if self.active:
+                    self._act()
+            finally:
+                db.session.remove()
+        self.longest_tick = max(self.longest_tick, time.monotonic() - started)
         return self.active
 
-    def submit(self, key, work: Callable, *args) -> bool:
-        """Run `work(*args)` in the pool, in the app context, at most once per `key` at a time.
+    def _hold(self) -> None:
+        try:
+            epoch = lease.try_acquire(self.holder, self.ttl)
+        except Exception:  # a database hiccup must not kill the loop; we retry next tick
+            log.exception("supervisor %s could not reach the lease", self.holder)
+            db.session.rollback()
+            epoch = None
+        if epoch is None:
+            if self.active:
+                self.stand_by("another supervisor holds it now")
+        elif self.fence is None or self.fence.epoch != epoch:
+            if self.fence is not None:  # we lost it and took it back: what we knew may be stale
+                self.stand_by(f"epoch {self.fence.epoch} ended")
+            self.fence = lease.Fence(self.holder, epoch)
+            self.handlers = [cls() for cls in _handler_types]
+            log.info("supervisor %s is now active (lease epoch %d)", self.holder, epoch)
 
-        Returns False when that key is still in the pool. Failures are logged, never raised.
+    def _act(self) -> None:
+        self.ticks += 1
+        with lease.acting(self.fence):
+            for item in self.handlers:
+                try:
+                    item.tick(self)
+                except lease.LeaseLost:
+                    db.session.rollback()
+                    self.stand_by("a fenced write was refused")
+                    return
+                except Exception:
+                    log.exception("tick handler %s failed", type(item).__name__)
+                    db.session.rollback()
+
+    def stand_by(self, why: str) -> None:
+        """Stop acting at once: forget every handler's state; the rows tell the next holder."""
+        if self.fence is not None:
+            log.warning("supervisor %s lost the lease (epoch %d): %s; standing by", self.holder,
+                        self.fence.epoch, why)
+        self.fence = None
+        self.handlers = []
+
+    def call(self, fn: Callable, *args) -> Future:
+        """Run a slow call (no database) in the pool; the tick collects the future's result."""
+        return self.pool.submit(fn, *args)
+
+    def submit(self, key, work: Callable, *args) -> bool:
+        """Run `work(*args)` in the pool, in the app context and under this tick's fence, at most
+        once per `key` at a time. Returns False when that key is still in the pool. Failures are
+        logged, never raised.
         """
         with self._pool_lock:
             if key in self._in_pool:
                 return False
             self._in_pool.add(key)
-        self.pool.submit(self._in_app, key, work, args)
+        self.pool.submit(self._in_app, key, work, args, self.fence)
         return True
 
     def in_pool(self, key) -> bool:
         with self._pool_lock:
             return key in self._in_pool
 
-    def _in_app(self, key, work: Callable, args: tuple) -> None:
-        with self.app.app_context():
+    def _in_app(self, key, work: Callable, args: tuple, fence: lease.Fence | None) -> None:
+        with self.app.app_context(), lease.acting(fence):
             try:
                 work(*args)
+            except lease.LeaseLost:
+                log.warning("pool work %s stopped: this supervisor lost the lease", key)
             except Exception:
                 log.exception("pool work %s failed", key)
             finally:
@@ -120,6 +176,8 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        log.info("supervisor %s stopping after %d ticks; longest tick %.3f s", self.holder, self.ticks,
+                 self.longest_tick)
         if self.active:
             with self.app.app_context():
                 try:
@@ -129,4 +187,4 @@ class Supervisor:
                     log.exception("supervisor %s could not release the lease", self.holder)
                 finally:
                     db.session.remove()
-            self.active = False
+            self.fence = None

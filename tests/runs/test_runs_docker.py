@@ -54,7 +54,7 @@ def test_a_docker_run_succeeds_with_output_metrics_and_artifacts(client, token, 
     artifacts = client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()
     assert [(a["path"], a["size"]) for a in artifacts] == [("checkpoint-5", 64)]
     events = [e["message"] for e in client.get(f"/v1/runs/{run['id']}/logs", headers=h).get_json()["items"]]
-    assert events[1].startswith(f"started in container {container}")
+    assert events[1] == "launching" and events[2].startswith(f"started in container {container}")
 
 
 def test_nonzero_exit_in_the_container_is_failed(client, token, training, ticker):

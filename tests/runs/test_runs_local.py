@@ -53,7 +53,7 @@ def test_a_run_goes_from_queued_to_succeeded_with_progress_metrics_and_artifacts
     series = client.get(f"/v1/runs/{run['id']}/metrics?keys=loss", headers=h).get_json()["series"]["loss"]
     assert series["steps"] == list(range(1, 11)) and series["values"][0] == 2.0
     events = [e["message"] for e in client.get(f"/v1/runs/{run['id']}/logs", headers=h).get_json()["items"]]
-    assert events[0].startswith("queued") and events[1].startswith("started")
+    assert events[0].startswith("queued") and events[1] == "launching" and events[2].startswith("started")
     assert events[-1] == "finished with exit code 0"
     output = client.get(f"/v1/runs/{run['id']}/output?offset=0", headers=h).get_json()
     assert output["data"].rstrip().endswith("done") and output["complete"] is True

@@ -39,4 +39,4 @@ def test_api_lists_the_gpus(app_config, token):
         header = {"Authorization": "Bearer " + services.create_token(user)[1]}
     listed = app.test_client().get("/v1/gpus", headers=header).get_json()
     assert listed == [{"uuid": "GPU-fake-0000", "index": 0, "name": "Fake GPU", "memory_total": 24 * 1024**3,
-                       "memory_used": 0, "utilization": 0, "source": "fake", "processes": []}]
+                       "memory_used": 0, "utilization": 0, "source": "fake", "processes": [], "held_by": None}]

@@ -1,20 +1,26 @@
-"""Executors by name; each is built once per set of settings."""
+"""Executors by name; each is built once per set of settings.
+
+This package is the only place that knows executor names: the rest of the portal asks the
+executor a run names what it can do (`places_gpus`, `host_workdir`, …) and how its runs look.
+"""
 from functools import lru_cache
 
 from flask import current_app
 
 from portal.supervisor.executors.base import Executor
 
+NAMES = ("local", "docker")  # the slurm issue adds its own
+
 
 @lru_cache(maxsize=None)
 def _build(name: str, settings) -> Executor:
     if name == "local":
         from portal.supervisor.executors.local import LocalExecutor
-        return LocalExecutor(settings.data_dir / "runs")
+        return LocalExecutor(settings.data_dir / "runs", settings.training_dir, settings.run_user)
     if name == "docker":
         from portal.supervisor.executors.docker import DockerExecutor
         host = str(settings.docker_run_dir_host) if settings.docker_run_dir_host else None
-        return DockerExecutor(settings.docker_run_dir, host)
+        return DockerExecutor(settings.docker_run_dir, host, settings.data_dir / "runs")
     raise ValueError(f"unknown executor {name!r}")
 
 

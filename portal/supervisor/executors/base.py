@@ -1,35 +1,63 @@
-"""The interface every executor implements: launch, poll, read output, stop, re-attach.
+"""The interface every executor implements: plan, launch, poll, read output, stop, re-attach.
 
 Whatever an executor starts runs outside the portal and records its own output, pid and exit
 code in a run folder (through `WRAPPER`), so a restarted supervisor re-attaches from the
-`handle` saved in the run's row and loses nothing.
+handle saved in the run's row and loses nothing. Only `portal/supervisor/executors/` knows
+executor names; the rest of the portal asks an executor what it can do (its capabilities)
+and what a run of it looks like (`plan`).
 """
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import ClassVar, Literal
 
 # POSIX sh, so it runs on the host and in any training container. The user's command arrives
 # as "$@" (argv), never as text for the shell to parse. A no-op trap keeps the wrapper alive
 # when the stop signal hits the whole process group, so it can still record the exit code;
 # sh runs that trap only after the foreground command ends, so `$?` is the command's code.
 # It first lets go of the stdio it was started with: a detached `docker exec` whose process
-# keeps them open makes dockerd hold the container's next exec for seconds.
+# keeps them open makes dockerd hold the container's next exec for seconds. A program that is
+# not there is named plainly (sh's own message would show the wrapper's internals).
 WRAPPER = r"""
 exec </dev/null >/dev/null 2>&1
 run_dir=$1; workdir=$2; shift 2
 trap ':' TERM INT HUP
 echo $$ > "$run_dir/pid"
-if cd "$workdir" 2>/dev/null; then
-  "$@" >> "$run_dir/output.log" 2>&1 < /dev/null
-  code=$?
-else
+if ! cd "$workdir" 2>/dev/null; then
   echo "portal: working directory $workdir does not exist" >> "$run_dir/output.log"
   code=127
+elif ! command -v "$1" >/dev/null 2>&1; then
+  echo "portal: $1: command not found in $workdir (PATH=$PATH)" >> "$run_dir/output.log"
+  code=127
+else
+  "$@" >> "$run_dir/output.log" 2>&1 < /dev/null
+  code=$?
 fi
 echo $code > "$run_dir/exit_code.tmp" && mv "$run_dir/exit_code.tmp" "$run_dir/exit_code"
 """
 
 
 class LaunchError(Exception):
-    """The command could not be started; the message says why, for the run's log."""
+    """The command could not be started (or signalled); the message says why, for the run's log."""
+
+
+class Handle:
+    """Base of the typed handles: what an executor needs to find a run again, stored as JSON."""
+
+    @classmethod
+    def load(cls, data: dict):
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+    def dump(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a run lives, decided when it is queued and frozen in its row."""
+    workdir: str  # as the command sees it
+    output_dir: str  # the run's own output dir, as the command sees it
+    container: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,35 +73,58 @@ class LaunchSpec:
 
 @dataclass(frozen=True)
 class PollResult:
-    state: str  # running | exited | lost
+    state: Literal["running", "pending", "exited", "lost"]  # pending: waiting in a scheduler's queue
     exit_code: int | None = None
-    detail: str = ""
+    detail: str = ""  # why it is lost, or why a scheduler keeps it pending
 
 
-@dataclass
-class Executor:
-    """Base class; `handle` is the JSON-able dict stored in the run's row."""
+class Executor(ABC):
+    """One way to run commands. Capabilities are class defaults an instance may refine."""
 
-    name: str = field(default="base", init=False)
+    name: ClassVar[str]
+    #: the portal allocates GPUs for its runs (False: a scheduler places them and says which)
+    places_gpus: bool = True
+    #: its runs use the GPUs of the host the portal runs on (the probe's inventory)
+    on_portal_host: bool = True
+    #: runs go inside a named container
+    uses_container: bool = False
+    #: the working directory is a path under the training dir on this host (checked on save)
+    host_workdir: bool = True
+    #: its output.log is read where the run writes it (False: the supervisor copies it over)
+    output_in_place: bool = True
 
+    @abstractmethod
+    def plan(self, folder: str, project: str, number: int, workdir: str, container: str | None) -> Plan:
+        """Paths of a new run of `project` (its `number`), from the project's settings."""
+
+    @abstractmethod
+    def log_path(self, folder: str) -> Path:
+        """The output.log of a run as the portal reads it (copied there when not in place)."""
+
+    def base_env(self) -> dict[str, str]:
+        """What a run's environment holds before the project's variables and the portal's own."""
+        return {}
+
+    @abstractmethod
     def launch(self, spec: LaunchSpec) -> dict:
-        raise NotImplementedError
+        """Start the run; returns its handle as JSON. Raises LaunchError."""
 
-    def poll(self, handle: dict) -> PollResult:
-        raise NotImplementedError
+    @abstractmethod
+    def poll_many(self, handles: dict[int, dict]) -> dict[int, PollResult]:
+        """The state of every given run (by run id) in as few calls as the executor allows."""
 
-    def read_output(self, handle: dict, offset: int, limit: int) -> bytes:
-        """Up to `limit` bytes of the run's output from `offset` (empty when none is new)."""
-        raise NotImplementedError
-
+    @abstractmethod
     def read_file(self, handle: dict, path: str, offset: int, limit: int) -> bytes:
         """Bytes of a file the run writes (e.g. trainer_log.jsonl), empty when absent."""
-        raise NotImplementedError
 
+    @abstractmethod
+    def read_output(self, handle: dict, offset: int, limit: int) -> bytes:
+        """Up to `limit` bytes of the run's output from `offset` (empty when none is new)."""
+
+    @abstractmethod
     def signal(self, handle: dict, signame: str) -> None:
         """Send `signame` (e.g. SIGTERM, SIGKILL) to the run's whole process group."""
-        raise NotImplementedError
 
+    @abstractmethod
     def list_files(self, handle: dict, root: str, max_depth: int = 2) -> list[tuple[str, int, float, bool]]:
-        """(relative path, size, mtime, is_dir) under the run's output dir, for artifacts."""
-        raise NotImplementedError
+        """(relative path, size, mtime, is_dir) under `root`, for artifacts."""

@@ -7,25 +7,31 @@ runs survive a portal crash and a restarted supervisor finds them by container +
 `DOCKER_HOST` selects the daemon (unix, tcp or ssh://), as for the docker CLI.
 """
 import logging
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import requests
 from docker.errors import DockerException, NotFound
 
-from portal.supervisor.executors.base import WRAPPER, Executor, LaunchError, LaunchSpec, PollResult
+from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
 from portal.supervisor.executors.local import list_tree, read_range
 
 log = logging.getLogger("portal.executors.docker")
 
-# exit file first: a finished wrapper may linger as a zombie when the container's PID 1 does
-# not reap (`sleep infinity`), so "the pid exists" alone would never say it ended
-POLL = r"""
-if [ -f "$2/exit_code" ]; then echo "exited $(cat "$2/exit_code")"
-elif [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 /proc/$1/stat)" != Z ] \
-     && [ "$(cut -d' ' -f22 /proc/$1/stat)" = "$3" ]; then echo running
-else echo lost; fi
+# One exec per container answers for all its runs: a line per (pid, run dir, start ticks).
+# The exit file first: a finished wrapper may linger as a zombie when the container's PID 1
+# does not reap (`sleep infinity`), so "the pid exists" alone would never say it ended.
+POLL_MANY = r"""
+while [ $# -ge 3 ]; do
+  pid=$1; dir=$2; ticks=$3; shift 3
+  if [ -f "$dir/exit_code" ]; then echo "exited $(cat "$dir/exit_code")"
+  elif [ -r "/proc/$pid/stat" ] && [ "$(cut -d' ' -f3 /proc/$pid/stat)" != Z ] \
+       && [ "$(cut -d' ' -f22 /proc/$pid/stat)" = "$ticks" ]; then echo running
+  else echo lost; fi
+done
 """
 READ = 'tail -c +"$1" "$2" 2>/dev/null | head -c "$3"'
 SIGNAL = 'kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "$2" 2>/dev/null; true'
@@ -35,13 +41,38 @@ PID_WAIT_SECONDS = 10.0
 DOCKER_ERRORS = (DockerException, requests.RequestException)
 
 
+@dataclass(frozen=True)
+class DockerHandle(Handle):
+    container: str  # id
+    name: str
+    run_dir: str  # in the container
+    pid: int
+    start_ticks: str  # field 22 of /proc/<pid>/stat, so a recycled pid is never taken for the run
+    exec_id: str
+
+
 class DockerExecutor(Executor):
-    def __init__(self, run_root: str = "/tmp/portal-runs", host_root: str | None = None):
-        super().__init__()
-        self.name = "docker"
+    name = "docker"
+    uses_container = True
+    host_workdir = False
+
+    def __init__(self, run_root: str, host_root: str | None, copy_dir: Path):
         self.run_root = run_root.rstrip("/")
         self.host_root = host_root  # the same folder seen from the host, when it is a mount
+        self.copy_dir = copy_dir  # where the portal keeps copied output when there is no mount
+        self.output_in_place = host_root is not None
+        # a daemon elsewhere has GPUs the portal's probe cannot see: the container uses its own
+        remote = os.environ.get("DOCKER_HOST", "").split("://", 1)[0] in ("tcp", "ssh", "http", "https")
+        self.on_portal_host = self.places_gpus = not remote
         self._client = None
+
+    def plan(self, folder, project, number, workdir, container):
+        return Plan(workdir=workdir, output_dir=f"{self.run_root}/{folder}/output", container=container)
+
+    def log_path(self, folder: str) -> Path:
+        if self.host_root is not None:
+            return Path(self.host_root) / folder / "output.log"
+        return self.copy_dir / folder / "output.log"
 
     @property
     def client(self):
@@ -100,8 +131,8 @@ class DockerExecutor(Executor):
             out = self._sh(container.id, 'p=$(cat "$1/pid" 2>/dev/null) && echo "$p $(cut -d" " -f22 /proc/$p/stat '
                                          '2>/dev/null || echo gone)"', run_dir).split()
             if len(out) == 2:
-                return {"container": container.id, "name": spec.container, "run_dir": run_dir,
-                        "pid": int(out[0]), "start_ticks": out[1].decode(), "exec_id": exec_id}
+                return DockerHandle(container=container.id, name=spec.container, run_dir=run_dir,
+                                    pid=int(out[0]), start_ticks=out[1].decode(), exec_id=exec_id).dump()
             time.sleep(0.1)
         raise LaunchError(f"the command did not start in {spec.container} within {PID_WAIT_SECONDS:.0f}s "
                           "(is setsid installed in the container?)")
@@ -111,22 +142,38 @@ class DockerExecutor(Executor):
             return Path(self.host_root + path[len(self.run_root):])
         return None
 
-    def poll(self, handle: dict) -> PollResult:
-        try:
-            out = self._sh(handle["container"], POLL, str(handle["pid"]), handle["run_dir"],
-                           handle["start_ticks"]).decode().split()
-        except NotFound:
-            return PollResult("lost", detail=f"container {handle['name']} is gone")
-        except DOCKER_ERRORS as error:  # daemon hiccup: ask again next tick
-            log.warning("polling run in %s failed: %s", handle["name"], error)
-            return PollResult("running")
-        if out == ["running"]:
-            return PollResult("running")
-        if len(out) == 2 and out[0] == "exited" and out[1].lstrip("-").isdigit():
-            return PollResult("exited", exit_code=int(out[1]))
-        return PollResult("lost", detail=f"process {handle['pid']} in {handle['name']} is gone and left no exit code")
+    def poll_many(self, handles):
+        by_container: dict[str, list[tuple[int, DockerHandle]]] = {}
+        for key, data in handles.items():
+            handle = DockerHandle.load(data)
+            by_container.setdefault(handle.container, []).append((key, handle))
+        results = {}
+        for group in by_container.values():
+            results.update(self._poll_container(group))
+        return results
 
-    def read_file(self, handle: dict, path: str, offset: int, limit: int) -> bytes:
+    def _poll_container(self, group: list[tuple[int, "DockerHandle"]]) -> dict[int, PollResult]:
+        args = [str(part) for _, h in group for part in (h.pid, h.run_dir, h.start_ticks)]
+        name = group[0][1].name
+        try:
+            lines = self._sh(group[0][1].container, POLL_MANY, *args).decode().splitlines()
+        except NotFound:
+            return {key: PollResult("lost", detail=f"container {name} is gone") for key, _ in group}
+        except DOCKER_ERRORS as error:  # daemon hiccup: ask again next tick
+            log.warning("polling runs in %s failed: %s", name, error)
+            return {key: PollResult("running") for key, _ in group}
+        results = {}
+        for index, (key, handle) in enumerate(group):
+            out = lines[index].split() if index < len(lines) else []
+            if out == ["running"]:
+                results[key] = PollResult("running")
+            elif len(out) == 2 and out[0] == "exited" and out[1].lstrip("-").isdigit():
+                results[key] = PollResult("exited", exit_code=int(out[1]))
+            else:
+                results[key] = PollResult("lost", detail=f"process {handle.pid} in {name} is gone and left no exit code")
+        return results
+
+    def read_file(self, handle, path, offset, limit):
         host = self._host_path(path)
         if host is not None:
             return read_range(host, offset, limit)
@@ -135,16 +182,16 @@ class DockerExecutor(Executor):
         except DOCKER_ERRORS:
             return b""
 
-    def read_output(self, handle: dict, offset: int, limit: int) -> bytes:
+    def read_output(self, handle, offset, limit):
         return self.read_file(handle, f"{handle['run_dir']}/output.log", offset, limit)
 
-    def signal(self, handle: dict, signame: str) -> None:
+    def signal(self, handle, signame):
         try:
             self._sh(handle["container"], SIGNAL, signame.removeprefix("SIG"), str(handle["pid"]))
         except DOCKER_ERRORS as error:
             raise LaunchError(f"cannot signal the run in {handle['name']}: {error}") from None
 
-    def list_files(self, handle: dict, root: str, max_depth: int = 2):
+    def list_files(self, handle, root, max_depth=2):
         host = self._host_path(root)
         if host is not None:
             return list_tree(host, max_depth)

@@ -1,15 +1,21 @@
-"""Runs commands on the portal host, each in its own process group.
+"""Runs commands on the portal host, each in its own process group, as the run user.
 
-Identity is pid + process start time, so a recycled pid is never mistaken for the run.
+Identity is pid + process start time, so a recycled pid is never mistaken for the run. With
+`PORTAL_RUN_USER` the wrapper (and so the command) runs as that unprivileged user, which owns
+the run folder and output dir and cannot read the portal's data dir (see `portal/security.py`).
 """
 import os
 import signal as signals
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from portal.supervisor.executors.base import WRAPPER, Executor, LaunchError, LaunchSpec, PollResult
+from portal.runuser import RunUser
+from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
+
+PORTAL_ENV = ("PATH", "LANG", "LC_ALL", "TZ")  # what a local run inherits from the portal
 
 
 def read_range(path: Path, offset: int, limit: int) -> bytes:
@@ -17,7 +23,7 @@ def read_range(path: Path, offset: int, limit: int) -> bytes:
         with open(path, "rb") as handle:
             handle.seek(offset)
             return handle.read(limit)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return b""
 
 
@@ -29,69 +35,104 @@ def list_tree(root: Path, max_depth: int) -> list[tuple[str, int, float, bool]]:
         rel = path.relative_to(root)
         if len(rel.parts) > max_depth or path.is_symlink():
             continue
-        info = path.stat()
+        try:
+            info = path.stat()
+        except FileNotFoundError:  # removed while we looked (a checkpoint rotated out)
+            continue
         found.append((rel.as_posix(), info.st_size, info.st_mtime, path.is_dir()))
     return found
 
 
+@dataclass(frozen=True)
+class LocalHandle(Handle):
+    pid: int
+    create_time: float
+    run_dir: str
+
+
 class LocalExecutor(Executor):
-    def __init__(self, runs_dir: Path):
-        super().__init__()
-        self.name = "local"
+    name = "local"
+
+    def __init__(self, runs_dir: Path, training_dir: Path, run_user: RunUser | None = None):
         self.runs_dir = runs_dir
+        self.training_dir = training_dir
+        self.run_user = run_user
+
+    def plan(self, folder, project, number, workdir, container):
+        from portal.storage import resolve_under
+
+        return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
+                    output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
+
+    def log_path(self, folder: str) -> Path:
+        return self.runs_dir / folder / "output.log"
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in PORTAL_ENV if k in os.environ}
+        env["HOME"] = self.run_user.home if self.run_user else os.environ.get("HOME", "/")
+        return env
 
     def launch(self, spec: LaunchSpec) -> dict:
         run_dir = self.runs_dir / spec.folder
-        run_dir.mkdir(parents=True, exist_ok=True)
-        Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
+            if self.run_user:  # the run writes its folder and output dir, and nothing of the portal's
+                self.run_user.own(run_dir, Path(spec.output_dir))
+        except OSError as error:
+            raise LaunchError(f"cannot prepare the run folder: {error}") from None
         if not Path(spec.workdir).is_dir():
             raise LaunchError(f"working directory {spec.workdir} does not exist")
         argv = ["sh", "-c", WRAPPER, "portal-run", str(run_dir), spec.workdir, *spec.argv]
+        as_user = self.run_user.popen_args() if self.run_user else {}
         try:
             proc = subprocess.Popen(argv, env=spec.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-        except OSError as error:
+                                    stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, **as_user)
+        except (OSError, ValueError) as error:  # ValueError: e.g. a NUL byte in an argument
             raise LaunchError(f"could not start the wrapper: {error}") from None
         started = psutil.Process(proc.pid).create_time()
-        return {"pid": proc.pid, "create_time": started, "run_dir": str(run_dir)}
+        return LocalHandle(pid=proc.pid, create_time=started, run_dir=str(run_dir)).dump()
 
-    def _alive(self, handle: dict) -> bool:
-        pid = handle["pid"]
+    @staticmethod
+    def _alive(handle: LocalHandle) -> bool:
         try:  # reap our own exited child so it does not linger as a zombie
-            os.waitpid(pid, os.WNOHANG)
+            os.waitpid(handle.pid, os.WNOHANG)
         except ChildProcessError:
             pass
         try:
-            proc = psutil.Process(pid)
-            return (abs(proc.create_time() - handle["create_time"]) < 0.05
-                    and proc.status() != psutil.STATUS_ZOMBIE)
+            proc = psutil.Process(handle.pid)
+            return abs(proc.create_time() - handle.create_time) < 0.05 and proc.status() != psutil.STATUS_ZOMBIE
         except psutil.Error:
             return False
 
-    def poll(self, handle: dict) -> PollResult:
+    def _poll(self, handle: LocalHandle) -> PollResult:
         if self._alive(handle):
             return PollResult("running")
         try:
-            code = int((Path(handle["run_dir"]) / "exit_code").read_text().strip())
+            code = int((Path(handle.run_dir) / "exit_code").read_text().strip())
         except (FileNotFoundError, ValueError):
-            return PollResult("lost", detail=f"process {handle['pid']} is gone and left no exit code")
+            return PollResult("lost", detail=f"process {handle.pid} is gone and left no exit code")
         return PollResult("exited", exit_code=code)
 
-    def read_output(self, handle: dict, offset: int, limit: int) -> bytes:
+    def poll_many(self, handles):
+        return {key: self._poll(LocalHandle.load(handle)) for key, handle in handles.items()}
+
+    def read_output(self, handle, offset, limit):
         return read_range(Path(handle["run_dir"]) / "output.log", offset, limit)
 
-    def read_file(self, handle: dict, path: str, offset: int, limit: int) -> bytes:
+    def read_file(self, handle, path, offset, limit):
         return read_range(Path(path), offset, limit)
 
-    def signal(self, handle: dict, signame: str) -> None:
-        if not self._alive(handle):
+    def signal(self, handle, signame):
+        local = LocalHandle.load(handle)
+        if not self._alive(local):
             return
         try:
-            os.killpg(handle["pid"], getattr(signals, signame))
+            os.killpg(local.pid, getattr(signals, signame))
         except ProcessLookupError:
             pass
         except PermissionError as error:
-            raise LaunchError(f"cannot signal process group {handle['pid']}: {error}") from None
+            raise LaunchError(f"cannot signal process group {local.pid}: {error}") from None
 
-    def list_files(self, handle: dict, root: str, max_depth: int = 2):
+    def list_files(self, handle, root, max_depth=2):
         return list_tree(Path(root), max_depth)
