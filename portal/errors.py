@@ -2,8 +2,14 @@
 
 Services raise these; JSON requests get FastAPI's shape (`{"detail": ...}`), pages get a
 flash message and a redirect back (or an error page when there is nowhere to go back to).
+
+Messages are translatable: a service passes a lazy string, `_l("Project %(name)s not found.",
+name=name)` (`portal.i18n._l`), which becomes text only here, in the language of the one who
+reads it: the page's, or for the API `Accept-Language` with English by default. A plain `str`
+still works and is shown as it is (logs, the CLI and the supervisor never need a language).
 """
 from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask_babel import LazyString, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
 
@@ -12,9 +18,14 @@ class PortalError(Exception):
 
     status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: "str | LazyString"):
         super().__init__(message)
-        self.message = message
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        """The text in the language of the request reading it (English outside requests)."""
+        return str(self._message)
 
 
 class Invalid(PortalError):
@@ -41,7 +52,7 @@ class TooLarge(PortalError):
     status = 413
 
 
-def found(value, message: str):
+def found(value, message: "str | LazyString"):
     """`value`, or NotFound(message) when the lookup that produced it found nothing."""
     if value is None:
         raise NotFound(message)
@@ -69,19 +80,34 @@ def json_error(status: int, detail, headers=None):
     return response
 
 
+# Pages say these instead of Werkzeug's English descriptions; the API keeps Werkzeug's.
+HTTP_MESSAGES = {
+    400: lazy_gettext("The request could not be understood."),
+    403: lazy_gettext("You are not allowed to do this."),
+    404: lazy_gettext("There is nothing at this address."),
+    405: lazy_gettext("This address does not answer that method."),
+    413: lazy_gettext("What was sent is too large."),
+    500: lazy_gettext("Something went wrong on the server; the log has the details."),
+}
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(PortalError)
     def _domain_error(error: PortalError):
+        message = error.message
         if wants_json():
-            return json_error(error.status, error.message)
+            return json_error(error.status, message)
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.referrer:
-            flash(error.message, "error")
+            flash(message, "error")
             return redirect(request.referrer)
-        return render_template("error.html", status=error.status, message=error.message), error.status
+        return render_template("error.html", status=error.status, message=message), error.status
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if wants_json():
             headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
             return json_error(error.code or 500, error.description, headers)
-        return render_template("error.html", status=error.code, message=error.description), error.code
+        message = error.description
+        if message == type(error).description and error.code in HTTP_MESSAGES:
+            message = HTTP_MESSAGES[error.code]
+        return render_template("error.html", status=error.code, message=message), error.code

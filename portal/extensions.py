@@ -1,6 +1,7 @@
 """Flask extensions, created unbound here and bound to an app in `create_app`."""
 import sqlite3
 
+from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -29,6 +30,7 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 htmx = HTMX()
+babel = Babel()
 
 
 @event.listens_for(Engine, "connect")

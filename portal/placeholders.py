@@ -5,11 +5,12 @@ Each is its own blueprint with the endpoint name the real page will keep (`proje
 """
 from flask import Blueprint
 
+from portal.i18n import _l
 from portal.rendering import render
 
 COMING = {
-    "deployments": ("Deployments", "Serve trained models with vLLM on free GPUs, with health checks, "
-                    "restarts and logs."),
+    "deployments": (_l("Deployments"), _l("Serve trained models with vLLM on free GPUs, with health checks, "
+                                          "restarts and logs.")),
 }
 
 

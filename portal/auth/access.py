@@ -15,6 +15,7 @@ from portal.auth import services
 from portal.auth.models import User
 from portal.errors import Forbidden, json_error, wants_json
 from portal.extensions import db, login_manager
+from portal.i18n import ROLE_LABELS, _l
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -90,7 +91,8 @@ def _gate():
         return redirect(url_for("auth.login", next=safe_next(target)))
     needed = getattr(view, "_portal_role", None) or ("viewer" if request.method in SAFE_METHODS else "operator")
     if not current_user.can(needed):
-        raise Forbidden(f"This needs the {needed} role; you are {current_user.role}")
+        raise Forbidden(_l("This needs the %(needed)s role; you are %(role)s", needed=ROLE_LABELS[needed],
+                            role=ROLE_LABELS.get(current_user.role, current_user.role)))
     return None
 
 

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.auth.models import ROLES, ApiToken, User
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.timeutil import as_utc, utcnow
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -27,17 +28,17 @@ def has_users() -> bool:
 
 def _check_new_user(username: str, password: str, role: str) -> None:
     if not USERNAME.match(username or ""):
-        raise Invalid("Username must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise Invalid(_l("Username must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"))
     if role not in ROLES:
-        raise Invalid(f"Role must be one of {', '.join(ROLES)}")
+        raise Invalid(_l("Role must be one of %(roles)s", roles=", ".join(ROLES)))
     check_password(password)
     if db.session.scalar(select(User).filter_by(username=username)):
-        raise Conflict(f"User {username!r} already exists")
+        raise Conflict(_l("User %(name)s already exists", name=repr(username)))
 
 
 def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise Invalid(f"Password must be at least {MIN_PASSWORD} characters")
+        raise Invalid(_l("Password must be at least %(count)s characters", count=MIN_PASSWORD))
 
 
 def create_user(username: str, password: str, role: str) -> User:
@@ -52,7 +53,7 @@ def create_user(username: str, password: str, role: str) -> User:
 def create_first_admin(username: str, password: str) -> User:
     """The first-start path: allowed only while no user exists."""
     if has_users():
-        raise Forbidden("Setup is done: an administrator already exists")
+        raise Forbidden(_l("Setup is done: an administrator already exists"))
     return create_user(username, password, "admin")
 
 
@@ -63,11 +64,11 @@ def authenticate(username: str, password: str) -> User:
     now = utcnow()
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
-        raise Unauthorized("Invalid username or password")
+        raise Unauthorized(_l("Invalid username or password"))
     locked_until = as_utc(user.locked_until)
     if locked_until and locked_until > now:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
-        raise Unauthorized(f"Too many failed sign-ins: try again in about {minutes} min")
+        raise Unauthorized(_l("Too many failed sign-ins: try again in about %(minutes)s min", minutes=minutes))
     if not check_password_hash(user.password_hash, password or ""):
         user.failed_logins += 1
         if user.failed_logins >= settings.login_max_failures:
@@ -75,16 +76,16 @@ def authenticate(username: str, password: str) -> User:
             user.failed_logins = 0
             current_app.logger.warning("user %s locked after repeated failed sign-ins", username)
         db.session.commit()
-        raise Unauthorized("Invalid username or password")
+        raise Unauthorized(_l("Invalid username or password"))
     if not user.active:
-        raise Unauthorized("This account is disabled")
+        raise Unauthorized(_l("This account is disabled"))
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     db.session.commit()
     return user
 
 
 def get_user(user_id: int) -> User:
-    return found(db.session.get(User, user_id), f"User {user_id} not found")
+    return found(db.session.get(User, user_id), _l("User %(id)s not found", id=user_id))
 
 
 def list_users() -> list[User]:
@@ -100,11 +101,11 @@ def update_user(user_id: int, *, role: str | None = None, active: bool | None = 
     """An admin's changes to a user; the last active admin cannot be demoted or disabled."""
     user = get_user(user_id)
     if role is not None and role not in ROLES:
-        raise Invalid(f"Role must be one of {', '.join(ROLES)}")
+        raise Invalid(_l("Role must be one of %(roles)s", roles=", ".join(ROLES)))
     losing_admin = user.role == "admin" and user.active and (
         (role is not None and role != "admin") or active is False)
     if losing_admin and _active_admins() <= 1:
-        raise Conflict("The last active administrator cannot be demoted or disabled")
+        raise Conflict(_l("The last active administrator cannot be demoted or disabled"))
     if password is not None:
         check_password(password)
         user.password_hash = generate_password_hash(password)
@@ -126,7 +127,7 @@ def create_token(user: User, label: str = "") -> tuple[ApiToken, str]:
     """A new token for `user`; the plain token is returned once and never stored."""
     label = (label or "").strip()
     if len(label) > 100:
-        raise Invalid("Label must be at most 100 characters")
+        raise Invalid(_l("Label must be at most 100 characters"))
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, label=label, token_hash=_hash_token(plain), prefix=plain[:10])
     db.session.add(token)
@@ -144,7 +145,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens (admins may revoke anyone's)."""
     token = db.session.get(ApiToken, token_id)
     if token is None or (token.user_id != user.id and not user.can("admin")):
-        raise NotFound(f"Token {token_id} not found")
+        raise NotFound(_l("Token %(id)s not found", id=token_id))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()

@@ -6,6 +6,7 @@ from portal.auth import services
 from portal.auth.access import public, requires, safe_next
 from portal.auth.forms import LoginForm, SetupForm, TokenForm, UserCreateForm, UserUpdateForm
 from portal.errors import PortalError
+from portal.i18n import gettext as _
 from portal.rendering import render
 
 bp = Blueprint("auth", __name__)
@@ -34,7 +35,7 @@ def login():
 @requires("viewer")
 def logout():
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -52,7 +53,7 @@ def setup():
             form.username.errors.append(error.message)
             return render("auth/setup.html", form=form, http_status=400)
         login_user(user)
-        flash(f"Welcome, {user.username}. You are the administrator.", "success")
+        flash(_("Welcome, %(name)s. You are the administrator.", name=user.username), "success")
         return redirect(url_for("dashboard.index"))
     return render("auth/setup.html", form=form)
 
@@ -74,7 +75,7 @@ def tokens():
 @requires("viewer")
 def revoke_token(token_id: int):
     token = services.revoke_token(current_user, token_id)
-    flash(f"Token {token.prefix}… revoked.", "info")
+    flash(_("Token %(prefix)s… revoked.", prefix=token.prefix), "info")
     return render("auth/tokens.html", block="token_list", form=TokenForm(), new_token=None,
                   tokens=services.list_tokens(current_user))
 
@@ -86,7 +87,7 @@ def users():
     if form.validate_on_submit():
         try:
             user = services.create_user(form.username.data, form.password.data, form.role.data)
-            flash(f"User {user.username} created.", "success")
+            flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for("auth.users"))
         except PortalError as error:
             form.username.errors.append(error.message)
@@ -99,9 +100,9 @@ def users():
 def update_user(user_id: int):
     form = UserUpdateForm()
     if not form.validate():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("auth.users"))
     user = services.update_user(user_id, role=form.role.data, active=form.active.data,
                                 password=form.password.data or None, unlock=form.unlock.data)
-    flash(f"User {user.username} updated.", "success")
+    flash(_("User %(name)s updated.", name=user.username), "success")
     return redirect(url_for("auth.users"))

@@ -4,11 +4,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.i18n import _l
+
 NAME_ATTRS = {"placeholder": "qwen-lora-sft", "autocomplete": "off", "spellcheck": "false"}
 
 
 class ConfigForm(FlaskForm):
-    content = TextAreaField("YAML", render_kw={"rows": 26, "spellcheck": "false", "class": "code",
+    content = TextAreaField(_l("YAML"), render_kw={"rows": 26, "spellcheck": "false", "class": "code",
                                                "autocapitalize": "off"})
 
     def text(self) -> str:
@@ -17,15 +19,15 @@ class ConfigForm(FlaskForm):
 
 
 class NewConfigForm(ConfigForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=64)], render_kw=NAME_ATTRS)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)], render_kw=NAME_ATTRS)
 
 
 class UploadForm(FlaskForm):
-    file = FileField("YAML file (.yaml or .yml)", validators=[FileRequired("Choose a file to upload")],
+    file = FileField(_l("YAML file (.yaml or .yml)"), validators=[FileRequired(_l("Choose a file to upload"))],
                      render_kw={"accept": ".yaml,.yml"})
-    name = StringField("Name in the library (optional; default: from the file name)",
+    name = StringField(_l("Name in the library (optional; default: from the file name)"),
                        validators=[Optional(), Length(max=64)], render_kw=NAME_ATTRS)
-    make_current = BooleanField("Make it the current config (the one GET /v1/train-config answers with)")
+    make_current = BooleanField(_l("Make it the current config (the one GET /v1/train-config answers with)"))
 
 
 STARTER = """### model

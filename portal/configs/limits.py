@@ -7,6 +7,7 @@ installed by url_value_preprocessors, which run before CSRF reads the form.
 from flask import current_app, request
 
 from portal.errors import TooLarge
+from portal.i18n import _l
 
 ENVELOPE = 64 * 1024  # multipart headers and the other form fields around the YAML
 ENCODED = 6  # worst inflation of text in a form or JSON body (\u escapes; %-encoding is 3)
@@ -21,7 +22,7 @@ def limit_request(encoded: bool) -> None:
     limit = current_app.config["PORTAL"].max_config_bytes
     allowed = limit * (ENCODED if encoded else 1) + ENVELOPE
     if request.content_length is not None and request.content_length > allowed:
-        raise TooLarge(f"the request is {request.content_length} bytes; configs are limited to "
-                       f"{limit} bytes by PORTAL_MAX_CONFIG_BYTES")
+        raise TooLarge(_l("the request is %(size)s bytes; configs are limited to %(limit)s bytes by "
+                          "PORTAL_MAX_CONFIG_BYTES", size=request.content_length, limit=limit))
     request.max_content_length = allowed
     request.max_form_memory_size = allowed

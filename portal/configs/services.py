@@ -22,6 +22,7 @@ from portal.configs import validate
 from portal.configs.models import TrainConfig, TrainConfigVersion
 from portal.errors import Conflict, Invalid, NotFound, TooLarge, found
 from portal.extensions import db
+from portal.i18n import _l, gettext
 from portal.projects.models import Project
 from portal.storage import resolve_under
 from portal.timeutil import as_utc, utcnow
@@ -61,9 +62,9 @@ def normalize_name(name: str) -> str:
 def check_name(name: str) -> str:
     name = normalize_name(name)
     if not NAME.fullmatch(name):  # fullmatch: `$` would let a trailing newline in
-        raise Invalid("config name must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64")
+        raise Invalid(_l("config name must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64"))
     if name in RESERVED:
-        raise Invalid(f"{name!r} is reserved; choose another config name")
+        raise Invalid(_l("%(name)s is reserved; choose another config name", name=repr(name)))
     return name
 
 
@@ -71,7 +72,7 @@ def check_new_name(name: str) -> str:
     """A name a new config may take: a free slug."""
     name = check_name(name)
     if db.session.get(TrainConfig, name) is not None:
-        raise Conflict(f"config {name!r} already exists")
+        raise Conflict(_l("config %(name)s already exists", name=repr(name)))
     return name
 
 
@@ -94,14 +95,15 @@ def known_datasets() -> tuple[set[str] | None, str]:
     try:
         path = resolve_under(_settings().training_dir, "datasets/dataset_info.json", "dataset_info.json")
         if path.stat().st_size > MAX_INFO_BYTES:
-            return None, "datasets/dataset_info.json is too large to read"
+            return None, gettext("datasets/dataset_info.json is too large to read")
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None, "datasets/dataset_info.json does not exist yet"
+        return None, gettext("datasets/dataset_info.json does not exist yet")
     except (Invalid, OSError, ValueError) as error:
-        return None, f"datasets/dataset_info.json cannot be read ({getattr(error, 'message', error)})"
+        return None, gettext("datasets/dataset_info.json cannot be read (%(error)s)",
+                             error=getattr(error, "message", error))
     if not isinstance(info, dict):
-        return None, "datasets/dataset_info.json is not a JSON object"
+        return None, gettext("datasets/dataset_info.json is not a JSON object")
     return set(info), ""
 
 
@@ -168,7 +170,8 @@ def save_config(name: str, content: bytes | str, filename: str | None = None, by
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict(f"config {name!r} was saved by someone else at the same moment; try again") from None
+        raise Conflict(_l("config %(name)s was saved by someone else at the same moment; try again",
+                          name=repr(name))) from None
     except BaseException:
         db.session.rollback()
         raise
@@ -193,7 +196,7 @@ def upload(filename: str, raw: bytes, name: str = "", by: int | None = None,
 def get_config(name: str) -> TrainConfig:
     row = db.session.get(TrainConfig, normalize_name(name))
     if row is None:
-        raise NotFound(f"training config {normalize_name(name)!r} not found")
+        raise NotFound(_l("training config %(name)s not found", name=repr(normalize_name(name))))
     return row
 
 
@@ -228,7 +231,8 @@ def versions(name: str) -> list[TrainConfigVersion]:
 def get_version(name: str, number: int) -> TrainConfigVersion:
     row = db.session.scalar(select(TrainConfigVersion).filter_by(config_name=normalize_name(name), number=number))
     if row is None:
-        raise NotFound(f"training config {normalize_name(name)!r} has no version {number}")
+        raise NotFound(_l("training config %(name)s has no version %(number)s", name=repr(normalize_name(name)),
+                          number=number))
     return row
 
 
@@ -270,7 +274,7 @@ def delete_config(name: str) -> None:
 
 def require_current():
     """The current config, or NotFound saying how to make one."""
-    return found(current(), "no training config is current; upload one with PUT /v1/train-config")
+    return found(current(), _l("no training config is current; upload one with PUT /v1/train-config"))
 
 
 def delete_current() -> str:

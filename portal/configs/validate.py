@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 import yaml
 from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from portal.errors import Invalid, TooLarge
+from portal.i18n import _l, gettext
 
 MAX_DEPTH = 64  # LLaMA-Factory configs are flat; deeper nesting is a mistake or an attack
 MAX_VALUES = 100_000  # values after alias expansion; real configs have a few dozen
@@ -38,7 +40,7 @@ class Problem:
     snippet: str = ""  # the offending line, for showing under the message
 
     def __str__(self) -> str:
-        where = f"line {self.line}, column {self.column}: " if self.line else ""
+        where = gettext("line %(line)s, column %(column)s: ", line=self.line, column=self.column) if self.line else ""
         return where + self.message
 
 
@@ -78,6 +80,24 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+def _checked(construct):
+    """A scalar constructor whose ValueError (a 5000-digit int, the date 9999-99-99) becomes a
+    YAML error at the value's line, not a 500."""
+    def constructor(loader, node):
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as error:
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise ConstructorError(None, None, f"not a valid {kind}: {error}", node.start_mark) from None
+    return constructor
+
+
+for _tag, _construct in (("int", yaml.SafeLoader.construct_yaml_int),
+                         ("float", yaml.SafeLoader.construct_yaml_float),
+                         ("timestamp", yaml.SafeLoader.construct_yaml_timestamp)):
+    _BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _checked(_construct))
+
+
 def _children(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
         return [part for pair in node.value for part in pair]
@@ -110,15 +130,16 @@ def _measure(root: Node, text: str) -> None:
             size[key] = 1 + sum(size[id(k)] for k in kids)
             depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
             if size[key] > MAX_VALUES:
-                raise ConfigInvalid([_problem_at(node, f"expands to more than {MAX_VALUES} values "
-                                                       "(aliases repeated too often)", text)])
+                raise ConfigInvalid([_problem_at(node, gettext("expands to more than %(count)s values (aliases "
+                                                               "repeated too often)", count=MAX_VALUES), text)])
             if depth[key] > MAX_DEPTH:
-                raise ConfigInvalid([_problem_at(node, f"expands deeper than {MAX_DEPTH} levels", text)])
+                raise ConfigInvalid([_problem_at(node, gettext("expands deeper than %(count)s levels", count=MAX_DEPTH),
+                                                 text)])
             continue
         if key in size:
             continue
         if key in open_nodes:  # reached again from inside itself
-            raise ConfigInvalid([_problem_at(node, "an alias refers to a node that contains it", text)])
+            raise ConfigInvalid([_problem_at(node, gettext("an alias refers to a node that contains it"), text)])
         open_nodes.add(key)
         stack.append((node, True))
         stack.extend((kid, False) for kid in _children(node) if id(kid) not in size)
@@ -142,12 +163,13 @@ def _yaml_problem(error: yaml.YAMLError, text: str) -> Problem:
             message = f"{error.context}, {message}"
         elif error.context:
             context_mark = error.context_mark
-            where = f" at line {context_mark.line + 1}, column {context_mark.column + 1}" if context_mark else ""
+            where = gettext(" at line %(line)s, column %(column)s", line=context_mark.line + 1,
+                            column=context_mark.column + 1) if context_mark else ""
             message += f" ({error.context}{where})"
         return Problem(message, mark.line + 1, mark.column + 1, "yaml", _line(text, mark.line + 1))
     if isinstance(error, yaml.reader.ReaderError):
         line, column = _position(text, error.position)
-        return Problem(f"character {error.character:#x} is not allowed in YAML", line, column, "yaml",
+        return Problem(gettext("character %(code)s is not allowed in YAML", code=f"{error.character:#x}"), line, column, "yaml",
                        _line(text, line))
     return Problem(str(error), kind="yaml")
 
@@ -156,7 +178,8 @@ def decode(data: bytes | str, max_bytes: int) -> str:
     """The document as text; TooLarge over `max_bytes`, ConfigInvalid when it is not UTF-8."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
-        raise TooLarge(f"the config is {len(raw)} bytes, more than PORTAL_MAX_CONFIG_BYTES allows ({max_bytes})")
+        raise TooLarge(_l("the config is %(size)s bytes, more than PORTAL_MAX_CONFIG_BYTES allows (%(limit)s)",
+                          size=len(raw), limit=max_bytes))
     if isinstance(data, str):
         return data
     try:
@@ -164,7 +187,7 @@ def decode(data: bytes | str, max_bytes: int) -> str:
     except UnicodeDecodeError as error:
         text = raw[:error.start].decode("utf-8", "replace")
         line, column = _position(text, len(text))
-        raise ConfigInvalid([Problem("not valid UTF-8 text", line, column, "encoding")]) from None
+        raise ConfigInvalid([Problem(gettext("not valid UTF-8 text"), line, column, "encoding")]) from None
 
 
 def load(text: str) -> tuple[dict, list[str]]:
@@ -174,12 +197,14 @@ def load(text: str) -> tuple[dict, list[str]]:
         loader = _BoundedLoader(text)  # its reader already refuses control characters
         node = loader.get_single_node()
         if node is None:
-            raise ConfigInvalid([Problem("the document is empty; a training config is a mapping of keys",
+            raise ConfigInvalid([Problem(gettext("the document is empty; a training config is a mapping of keys"),
                                          kind="config")])
         if not isinstance(node, MappingNode):
-            kind = "a list" if isinstance(node, SequenceNode) else "a single value"
-            raise ConfigInvalid([_problem_at(node, f"the document is {kind}; a training config is a "
-                                                   "mapping of keys (key: value lines)", text)])
+            message = (gettext("the document is a list; a training config is a mapping of keys (key: value lines)")
+                       if isinstance(node, SequenceNode) else
+                       gettext("the document is a single value; a training config is a mapping of keys "
+                               "(key: value lines)"))
+            raise ConfigInvalid([_problem_at(node, message, text)])
         _measure(node, text)
         data = loader.construct_document(node)
     except yaml.YAMLError as error:
@@ -198,8 +223,8 @@ def _duplicates(node: MappingNode) -> list[str]:
             continue
         line = key.start_mark.line + 1
         if key.value in seen:
-            found.append(f"line {line}: key {key.value!r} is repeated (first on line {seen[key.value]}); "
-                         "the last one wins")
+            found.append(gettext("line %(line)s: key %(key)s is repeated (first on line %(first)s); the last one wins",
+                                 line=line, key=repr(key.value), first=seen[key.value]))
         seen.setdefault(key.value, line)
     return found
 
@@ -239,14 +264,14 @@ def warnings(data: dict, known_datasets: set[str] | None, unknown_reason: str = 
     found = []
     names = dataset_names(data) + dataset_names(data, "eval_dataset")
     if names and known_datasets is None:
-        found.append(f"dataset names cannot be checked: {unknown_reason}")
+        found.append(gettext("dataset names cannot be checked: %(reason)s", reason=unknown_reason))
     elif names:
-        found += [f"dataset {name!r} is not in datasets/dataset_info.json" for name in dict.fromkeys(names)
-                  if name not in known_datasets]
+        found += [gettext("dataset %(name)s is not in datasets/dataset_info.json", name=repr(name))
+                  for name in dict.fromkeys(names) if name not in known_datasets]
     if "model_name_or_path" not in data:
-        found.append("model_name_or_path is not set")
+        found.append(gettext("model_name_or_path is not set"))
     if data.get("bf16") is True and data.get("fp16") is True:
-        found.append("bf16 and fp16 are both true; choose one")
+        found.append(gettext("bf16 and fp16 are both true; choose one"))
     return found
 
 

@@ -7,6 +7,7 @@ from portal.configs.forms import STARTER, ConfigForm, NewConfigForm, UploadForm
 from portal.configs.limits import limit_request
 from portal.configs.validate import ConfigInvalid, Problem
 from portal.errors import PortalError
+from portal.i18n import gettext as _
 from portal.rendering import render
 
 bp = Blueprint("configs", __name__, url_prefix="/ui/configs")
@@ -39,7 +40,7 @@ def _save(form, save, config=None):
         return _editor(form, config, problems=error.problems, status=422)
     except PortalError as error:
         return _editor(form, config, form_errors=[error.message], status=error.status)
-    flash(f"Config {row.name} saved (version {row.version}).", "success")
+    flash(_("Config %(name)s saved (version %(version)s).", name=row.name, version=row.version), "success")
     return redirect(url_for("configs.show", name=row.name))
 
 
@@ -101,7 +102,8 @@ def upload():
         except PortalError as error:
             errors.append(error.message)
         else:
-            flash(f"Uploaded {row.filename} as {row.name} (version {row.version}).", "success")
+            flash(_("Uploaded %(filename)s as %(name)s (version %(version)s).", filename=row.filename, name=row.name,
+                    version=row.version), "success")
             return redirect(url_for("configs.show", name=row.name))
     errors += [msg for name, msgs in form.errors.items() for msg in msgs]
     status = 422 if problems else 400 if errors else 200
@@ -133,14 +135,15 @@ def version(name: str, number: int):
 @bp.post("/<name>/versions/<int:number>/restore")
 def restore(name: str, number: int):
     row = services.restore_version(name, number, by=current_user.id)
-    flash(f"Version {number} restored; {row.name} is at version {row.version}.", "success")
+    flash(_("Version %(number)s restored; %(name)s is at version %(version)s.", number=number, name=row.name,
+            version=row.version), "success")
     return redirect(url_for("configs.show", name=row.name))
 
 
 @bp.post("/<name>/current")
 def make_current(name: str):
     row = services.set_current(name)
-    flash(f"{row.name} is now the current config.", "success")
+    flash(_("%(name)s is now the current config.", name=row.name), "success")
     return redirect(url_for("configs.show", name=row.name))
 
 
@@ -148,5 +151,5 @@ def make_current(name: str):
 def delete(name: str):
     row = services.get_config(name)
     services.delete_config(row.name)
-    flash(f"Config {row.name} deleted.", "info")
+    flash(_("Config %(name)s deleted.", name=row.name), "info")
     return redirect(url_for("configs.index"))

@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal.i18n import _l, gettext
+
 
 def _json_object(_form, field) -> None:
     if not (field.data or "").strip():
@@ -12,18 +14,18 @@ def _json_object(_form, field) -> None:
     try:
         value = json.loads(field.data)
     except ValueError as error:
-        raise ValidationError(f"not valid JSON: {error}") from None
+        raise ValidationError(gettext("not valid JSON: %(error)s", error=error)) from None
     if not isinstance(value, dict):
-        raise ValidationError("must be a JSON object, e.g. {\"language\": \"zh\"}")
+        raise ValidationError(gettext('must be a JSON object, e.g. {"language": "zh"}'))
 
 
 class DatasetEditForm(FlaskForm):
-    type = StringField("Type", validators=[Optional(), Length(max=32)], render_kw={"placeholder": "text2text"})
-    task_type = StringField("Task type", validators=[Optional(), Length(max=32)], render_kw={"placeholder": "sft"})
-    description = TextAreaField("Description", validators=[Optional()], render_kw={"rows": 2})
-    metadata = TextAreaField("Metadata (JSON object)", validators=[Optional(), _json_object],
+    type = StringField(_l("Type"), validators=[Optional(), Length(max=32)], render_kw={"placeholder": "text2text"})
+    task_type = StringField(_l("Task type"), validators=[Optional(), Length(max=32)], render_kw={"placeholder": "sft"})
+    description = TextAreaField(_l("Description"), validators=[Optional()], render_kw={"rows": 2})
+    metadata = TextAreaField(_l("Metadata (JSON object)"), validators=[Optional(), _json_object],
                              render_kw={"rows": 2, "placeholder": '{"language": "zh"}'})
-    train_config = SelectField("Training config", choices=[], validate_choice=False)
+    train_config = SelectField(_l("Training config"), choices=[], validate_choice=False)
 
     def fields_for_service(self) -> dict:
         return {"type": self.type.data or "", "task_type": self.task_type.data or "",
@@ -39,5 +41,5 @@ class DatasetEditForm(FlaskForm):
 
 
 class DatasetForm(DatasetEditForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=64)],
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
                        render_kw={"placeholder": "chatglm_pairs_v1", "autocomplete": "off"})

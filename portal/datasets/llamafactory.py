@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from portal.errors import Conflict
+from portal.i18n import _l
 
 INFO = "dataset_info.json"
 
@@ -57,9 +58,10 @@ def _read(path: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (ValueError, UnicodeDecodeError) as error:
-        raise Conflict(f"{INFO} is not valid JSON ({error}); fix it by hand before registering") from None
+        raise Conflict(_l("%(file)s is not valid JSON (%(error)s); fix it by hand before registering", file=INFO,
+                          error=error)) from None
     if not isinstance(data, dict):
-        raise Conflict(f"{INFO} must hold a JSON object")
+        raise Conflict(_l("%(file)s must hold a JSON object", file=INFO))
     return data
 
 

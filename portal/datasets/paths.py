@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import current_app
 
 from portal.errors import Invalid
+from portal.i18n import _l
 
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt")
@@ -42,7 +43,7 @@ def relative(dataset_name: str, stored_name: str) -> str:
 
 def check_dataset_name(name: str) -> str:
     if not DATASET_NAME.match(name or ""):
-        raise Invalid("name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise Invalid(_l("name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"))
     return name
 
 
@@ -54,21 +55,23 @@ def sanitize_filename(raw: str | None) -> str:
     characters become `_`.
     """
     if not raw or not raw.strip():
-        raise Invalid("a file name is required (multipart filename, X-Filename header or ?filename=)")
+        raise Invalid(_l("a file name is required (multipart filename, X-Filename header or ?filename=)"))
     if any(unicodedata.category(ch) == "Cc" for ch in raw):
-        raise Invalid("the file name contains NUL or control characters")
+        raise Invalid(_l("the file name contains NUL or control characters"))
     if raw.startswith(("/", "\\")):
-        raise Invalid("the file name must not be an absolute path")
+        raise Invalid(_l("the file name must not be an absolute path"))
     parts = re.split(r"[\\/]", raw)
     if any(part.strip() == ".." for part in parts):
-        raise Invalid("the file name must not contain '..'")
+        raise Invalid(_l("the file name must not contain '..'"))
     name = unicodedata.normalize("NFC", parts[-1].strip())
     name = _UNSAFE.sub("_", name).lstrip("._")
     stem, dot, suffix = name.rpartition(".")
     if len(name) > MAX_FILENAME:
         name = (stem[:MAX_FILENAME - len(suffix) - 1] + "." + suffix) if dot else name[:MAX_FILENAME]
     if not name or not dot or not stem:
-        raise Invalid(f"the file name {raw!r} needs a name and one of the suffixes {', '.join(SUFFIXES)}")
+        raise Invalid(_l("the file name %(name)s needs a name and one of the suffixes %(suffixes)s", name=repr(raw),
+                         suffixes=", ".join(SUFFIXES)))
     if not name.lower().endswith(SUFFIXES):
-        raise Invalid(f"dataset files must end in {', '.join(SUFFIXES)}; got {name!r}")
+        raise Invalid(_l("dataset files must end in %(suffixes)s; got %(name)s", suffixes=", ".join(SUFFIXES),
+                         name=repr(name)))
     return name

@@ -10,6 +10,7 @@ import orjson
 from portal.datasets import readers
 from portal.datasets.validate import problem_of
 from portal.errors import Invalid
+from portal.i18n import _l
 
 MAX_PREVIEW_BYTES = 1 << 20  # a longer record is shown cut, as text
 
@@ -20,9 +21,9 @@ def _cursor(raw: str | None) -> tuple[int, int]:
     try:
         offset, line = (int(part) for part in raw.split(":"))
     except ValueError:
-        raise Invalid("cursor must be the next_cursor of a previous page") from None
+        raise Invalid(_l("cursor must be the next_cursor of a previous page")) from None
     if offset < 0 or line < 1:
-        raise Invalid("cursor must be the next_cursor of a previous page")
+        raise Invalid(_l("cursor must be the next_cursor of a previous page"))
     return offset, line
 
 

@@ -10,6 +10,7 @@ from portal.datasets.models import Dataset, DatasetFile
 from portal.datasets.validate import Result, validate
 from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.timeutil import utcnow
 
 EDITABLE = ("type", "description", "task_type", "metadata", "train_config")
@@ -30,19 +31,19 @@ def _check_fields(fields: dict) -> dict:
     out = dict(fields)
     unknown = set(out) - set(EDITABLE)
     if unknown:
-        raise Invalid(f"unknown dataset field {sorted(unknown)[0]!r}")
+        raise Invalid(_l("unknown dataset field %(field)s", field=repr(sorted(unknown)[0])))
     for key in ("type", "task_type"):
         if key in out and len(out[key] or "") > 32:
-            raise Invalid(f"{key}: at most 32 characters")
+            raise Invalid(_l("%(field)s: at most 32 characters", field=key))
     if "metadata" in out and not isinstance(out["metadata"] or {}, dict):
-        raise Invalid("metadata must be a JSON object")
+        raise Invalid(_l("metadata must be a JSON object"))
     if out.get("train_config"):
         try:
             from portal.configs import services as configs  # noqa: F401 - is the configs package there?
         except ImportError:
             configs = None
         if configs is not None and _config_summary(out["train_config"]) is None:
-            raise Invalid(f"no training config named {out['train_config']!r}")
+            raise Invalid(_l("no training config named %(name)s", name=repr(out["train_config"])))
     if "train_config" in out:
         out["train_config"] = out["train_config"] or None
     if "metadata" in out:
@@ -53,7 +54,7 @@ def _check_fields(fields: dict) -> dict:
 def create_dataset(name: str, created_by: int | None = None, **fields) -> Dataset:
     paths.check_dataset_name(name)
     if db.session.scalar(select(Dataset.id).filter_by(name=name)):
-        raise Conflict(f"dataset {name!r} already exists")
+        raise Conflict(_l("dataset %(name)s already exists", name=repr(name)))
     dataset = Dataset(id=str(uuid.uuid4()), name=name, created_by=created_by, **_check_fields(fields))
     db.session.add(dataset)
     db.session.commit()
@@ -62,7 +63,7 @@ def create_dataset(name: str, created_by: int | None = None, **fields) -> Datase
 
 
 def get_dataset(dataset_id: str) -> Dataset:
-    return found(db.session.get(Dataset, dataset_id), f"dataset {dataset_id!r} not found")
+    return found(db.session.get(Dataset, dataset_id), _l("dataset %(id)s not found", id=repr(dataset_id)))
 
 
 def list_datasets(q: str = "", task_type: str = "", after: str = "", limit: int = 50) -> list[Dataset]:
@@ -119,7 +120,7 @@ def train_config(dataset: Dataset) -> dict | None:
 def get_file(dataset_id: str, upload_id: str) -> DatasetFile:
     item = db.session.get(DatasetFile, upload_id)
     if item is None or item.dataset_id != dataset_id or item.status in ("aborted", "failed"):
-        raise NotFound(f"file {upload_id!r} not found in dataset {dataset_id!r}")
+        raise NotFound(_l("file %(file)s not found in dataset %(dataset)s", file=repr(upload_id), dataset=repr(dataset_id)))
     return item
 
 
@@ -165,10 +166,10 @@ def register_file(dataset_id: str, upload_id: str, name: str | None = None) -> t
     """Write the file's entry into datasets/dataset_info.json; returns (entry name, entry)."""
     item = get_file(dataset_id, upload_id)
     if item.status != "ready":
-        raise Conflict(f"only a validated file can be registered; this one is {item.status}")
+        raise Conflict(_l("only a validated file can be registered; this one is %(status)s", status=item.status))
     name = name or item.dataset.name
     if not ENTRY_NAME.match(name):
-        raise Invalid("the entry name must be letters, digits, '.', '_' or '-' (at most 200)")
+        raise Invalid(_l("the entry name must be letters, digits, '.', '_' or '-' (at most 200)"))
     value = llamafactory.entry(f"{item.dataset.name}/{item.stored_name}", item.format, item.stats)
     llamafactory.register(paths.datasets_root(), name, value)
     item.registered_as = name

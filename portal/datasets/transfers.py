@@ -21,6 +21,7 @@ from portal.datasets import multipart, paths, services, uploads
 from portal.datasets.models import COMPLETE, DatasetFile
 from portal.errors import Conflict, Invalid, TooLarge, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.timeutil import utcnow
 
 MULTIPART_SLACK = 1 << 20  # a multipart body is its file plus headers and boundaries
@@ -52,7 +53,7 @@ def begin(dataset, raw_name: str | None, kind: str, expected: int | None, create
     name = paths.sanitize_filename(raw_name)
     limit = _settings().max_upload_bytes
     if expected is not None and expected > limit:
-        raise TooLarge(f"the file is larger than the limit of {limit} bytes (PORTAL_MAX_UPLOAD_BYTES)")
+        raise TooLarge(_l("the file is larger than the limit of %(limit)s bytes (PORTAL_MAX_UPLOAD_BYTES)", limit=limit))
     upload_id = str(uuid.uuid4())
     item = DatasetFile(id=upload_id, dataset_id=dataset.id, name=name, stored_name=f"{upload_id}_{name}",
                        kind=kind, bytes_expected=expected, created_by=created_by)
@@ -111,11 +112,11 @@ def _stream_errors(ref_of, run):
     except uploads.Cancelled:
         if ref_of():
             fail(ref_of(), "aborted", "cancelled")
-        raise Conflict("the upload was cancelled") from None
+        raise Conflict(_l("the upload was cancelled")) from None
     except uploads.Disconnected:
         if ref_of():
             fail(ref_of(), "failed", "the client disconnected")
-        raise Invalid("the client disconnected before the end of the body") from None
+        raise Invalid(_l("the client disconnected before the end of the body")) from None
     except BaseException as error:
         if ref_of():
             fail(ref_of(), "failed", getattr(error, "message", None) or type(error).__name__)
@@ -129,9 +130,9 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
     limit = _settings().max_upload_bytes
     is_multipart = content_type.startswith("multipart/")
     if length is not None and length > limit + (MULTIPART_SLACK if is_multipart else 0):
-        raise TooLarge(f"the file is larger than the limit of {limit} bytes (PORTAL_MAX_UPLOAD_BYTES)")
+        raise TooLarge(_l("the file is larger than the limit of %(limit)s bytes (PORTAL_MAX_UPLOAD_BYTES)", limit=limit))
     if length == 0:
-        raise Invalid("the file is empty")
+        raise Invalid(_l("the file is empty"))
     state: dict = {}
 
     def open_writer(raw_name: str, kind: str, expected: int | None) -> uploads.Writer:
@@ -152,14 +153,14 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
             if "fd" in state:
                 os.close(state.pop("fd"))
         if writer.total == 0:
-            raise Invalid("the file is empty")
+            raise Invalid(_l("the file is empty"))
         return finish(state["ref"], writer.total, writer.hexdigest())
 
     return _stream_errors(lambda: state.get("ref"), run)
 
 
 def get_upload(upload_id: str) -> DatasetFile:
-    return found(db.session.get(DatasetFile, upload_id), f"upload {upload_id!r} not found")
+    return found(db.session.get(DatasetFile, upload_id), _l("upload %(id)s not found", id=repr(upload_id)))
 
 
 def cancel(upload_id: str) -> DatasetFile:
@@ -174,7 +175,7 @@ def cancel(upload_id: str) -> DatasetFile:
 
 def create_resumable(dataset_id: str, raw_name: str | None, length: int | None, created_by: int | None) -> DatasetFile:
     if not length or length < 0:
-        raise Invalid("the upload length must be a positive number of bytes (empty files are refused)")
+        raise Invalid(_l("the upload length must be a positive number of bytes (empty files are refused)"))
     item = begin(services.get_dataset(dataset_id), raw_name, "resumable", length, created_by)
     open(paths.part_path(item.dataset.name, item.id), "xb").close()
     return item
@@ -189,7 +190,7 @@ def _lock(fd: int) -> None:
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise Conflict("another request is still writing this upload; retry later") from None
+                raise Conflict(_l("another request is still writing this upload; retry later")) from None
             time.sleep(0.05)
 
 
@@ -197,20 +198,21 @@ def append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFi
     """Write a chunk at `offset` (at most the server's offset: bytes past it are sent again)."""
     item = get_upload(upload_id)
     if item.kind != "resumable":
-        raise Conflict("only resumable uploads take chunks")
+        raise Conflict(_l("only resumable uploads take chunks"))
     try:
         fd = os.open(paths.part_path(item.dataset.name, upload_id), os.O_WRONLY)
     except FileNotFoundError:
-        raise Conflict(f"the upload is {item.status}; start a new one") from None
+        raise Conflict(_l("the upload is %(status)s; start a new one", status=item.status)) from None
     try:
         _lock(fd)
         db.session.refresh(item)  # the previous writer may have recorded a later offset meanwhile
         if item.status != "receiving":
-            raise Conflict(f"the upload is {item.status}")
+            raise Conflict(_l("the upload is %(status)s", status=item.status))
         if offset > item.bytes_received:
-            raise Conflict(f"offset {offset} is past the {item.bytes_received} bytes received")
+            raise Conflict(_l("offset %(offset)s is past the %(received)s bytes received", offset=offset,
+                              received=item.bytes_received))
         if length is not None and offset + length > item.bytes_expected:
-            raise Invalid(f"the chunk ends past the upload length of {item.bytes_expected} bytes")
+            raise Invalid(_l("the chunk ends past the upload length of %(length)s bytes", length=item.bytes_expected))
         os.ftruncate(fd, offset)
         os.lseek(fd, offset, os.SEEK_SET)
         with _hashers_lock:
@@ -248,9 +250,10 @@ def complete(upload_id: str) -> DatasetFile:
     if item.status in COMPLETE:
         return item
     if item.status != "receiving":
-        raise Conflict(f"the upload is {item.status}")
+        raise Conflict(_l("the upload is %(status)s", status=item.status))
     if item.bytes_received != item.bytes_expected:
-        raise Conflict(f"{item.bytes_received} of {item.bytes_expected} bytes received")
+        raise Conflict(_l("%(received)s of %(expected)s bytes received", received=item.bytes_received,
+                          expected=item.bytes_expected))
     with _hashers_lock:
         known = _hashers.pop(upload_id, None)
     ref = Ref.of(item)

@@ -23,6 +23,7 @@ from typing import Callable
 from werkzeug.exceptions import ClientDisconnected
 
 from portal.errors import TooLarge
+from portal.i18n import _l
 
 CHUNK = 1 << 20
 CHECK_BYTES = 8 << 20  # cancel latency and progress granularity
@@ -60,7 +61,7 @@ class Writer:
 
     def write(self, data) -> None:
         if self.total + len(data) > self.limit:
-            raise TooLarge(f"the file is larger than the limit of {self.limit} bytes (PORTAL_MAX_UPLOAD_BYTES)")
+            raise TooLarge(_l("the file is larger than the limit of %(limit)s bytes (PORTAL_MAX_UPLOAD_BYTES)", limit=self.limit))
         self.settle()
         view = memoryview(data)
         while view:

@@ -5,6 +5,7 @@ from flask_login import current_user
 from portal.datasets import llamafactory, paths, preview, services, transfers
 from portal.datasets.forms import DatasetEditForm, DatasetForm
 from portal.errors import PortalError
+from portal.i18n import gettext as _
 from portal.extensions import htmx
 from portal.rendering import go, render
 
@@ -38,7 +39,7 @@ def create():
         except PortalError as error:
             form.form_errors.append(error.message)
         else:
-            flash(f"Dataset {dataset.name} created: drop its files below.", "success")
+            flash(_("Dataset %(name)s created: drop its files below.", name=dataset.name), "success")
             return go(url_for("datasets.show", dataset_id=dataset.id))
     return render("datasets/form.html", block="form", form=form, section="datasets",
                   http_status=400 if form.errors or form.form_errors else 200)
@@ -67,7 +68,7 @@ def edit(dataset_id: str):
         flash("; ".join(f"{form[k].label.text}: {m}" for k, msgs in form.errors.items() for m in msgs), "error")
     else:
         services.update_dataset(dataset_id, **form.fields_for_service())
-        flash("Dataset saved.", "success")
+        flash(_("Dataset saved."), "success")
     return redirect(url_for("datasets.show", dataset_id=dataset_id))
 
 
@@ -75,7 +76,7 @@ def edit(dataset_id: str):
 def delete(dataset_id: str):
     name = services.get_dataset(dataset_id).name
     services.delete_dataset(dataset_id)
-    flash(f"Dataset {name} and its files deleted.", "info")
+    flash(_("Dataset %(name)s and its files deleted.", name=name), "info")
     return redirect(url_for("datasets.index"))
 
 
@@ -92,7 +93,7 @@ def file(dataset_id: str, upload_id: str):
 @bp.post("/<dataset_id>/files/<upload_id>/register")
 def register(dataset_id: str, upload_id: str):
     name, _entry = services.register_file(dataset_id, upload_id, request.form.get("name") or None)
-    flash(f"Registered as {name!r} in datasets/dataset_info.json.", "success")
+    flash(_("Registered as %(name)s in datasets/dataset_info.json.", name=repr(name)), "success")
     return redirect(request.referrer or url_for("datasets.file", dataset_id=dataset_id, upload_id=upload_id))
 
 
@@ -100,5 +101,5 @@ def register(dataset_id: str, upload_id: str):
 def delete_file(dataset_id: str, upload_id: str):
     item = services.get_file(dataset_id, upload_id)
     transfers.cancel(item.id)
-    flash(f"File {item.name} removed.", "info")
+    flash(_("File %(name)s removed.", name=item.name), "info")
     return redirect(url_for("datasets.show", dataset_id=dataset_id))

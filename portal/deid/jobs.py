@@ -18,6 +18,7 @@ from portal.deid import services, streams
 from portal.deid.models import DeidJob
 from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.timeutil import utcnow
 
 log = logging.getLogger("portal.deid.jobs")
@@ -35,13 +36,13 @@ def start(dataset_id: str, upload_id: str, policy_id: str, fields: list[str] | N
     """Queue a job after checking the file, the policy and the fields."""
     item = datasets.get_file(dataset_id, upload_id)
     if item.status != "ready":
-        raise Conflict(f"only a validated file can be de-identified; this one is {item.status}")
+        raise Conflict(_l("only a validated file can be de-identified; this one is %(status)s", status=item.status))
     if PurePosixPath(item.name).suffix.lower() not in KINDS:
-        raise Invalid("only .jsonl, .json (one record per line) and .txt files can be de-identified")
+        raise Invalid(_l("only .jsonl, .json (one record per line) and .txt files can be de-identified"))
     services.get_policy(policy_id)
     clean = [f.strip() for f in fields or [] if f.strip()]
     if len(clean) > 50 or any(len(f) > 200 for f in clean):
-        raise Invalid("fields: at most 50 dotted paths of at most 200 characters")
+        raise Invalid(_l("fields: at most 50 dotted paths of at most 200 characters"))
     job = DeidJob(dataset_id=dataset_id, source_id=upload_id, policy_id=policy_id, fields=clean or None,
                   with_mapping=with_mapping, seed=seed, bytes_total=item.bytes_received, created_by=created_by)
     db.session.add(job)
@@ -50,7 +51,7 @@ def start(dataset_id: str, upload_id: str, policy_id: str, fields: list[str] | N
 
 
 def get_job(job_id: int) -> DeidJob:
-    return found(db.session.get(DeidJob, job_id), f"de-identification job {job_id} not found")
+    return found(db.session.get(DeidJob, job_id), _l("de-identification job %(id)s not found", id=job_id))
 
 
 def list_jobs(dataset_id: str) -> list[DeidJob]:
@@ -59,7 +60,7 @@ def list_jobs(dataset_id: str) -> list[DeidJob]:
 
 def mapping_of(job: DeidJob) -> dict:
     if not job.mapping_file:
-        raise NotFound("this job kept no mapping (ask for one when starting it)")
+        raise NotFound(_l("this job kept no mapping (ask for one when starting it)"))
     return json.loads(Path(job.mapping_file).read_text(encoding="utf-8"))
 
 

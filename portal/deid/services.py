@@ -21,6 +21,7 @@ from portal.deid.models import DeidPolicy
 from portal.deid.policies import Policy, PolicyError, builtin_policies, parse_policy
 from portal.errors import Conflict, Invalid, TooLarge, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.timeutil import utcnow
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -81,7 +82,7 @@ def policy_ids() -> list[str]:
 
 
 def _row(policy_id: str) -> DeidPolicy:
-    return found(db.session.get(DeidPolicy, policy_id), f"policy {policy_id!r} not found")
+    return found(db.session.get(DeidPolicy, policy_id), _l("policy %(name)s not found", name=repr(policy_id)))
 
 
 def get_policy(policy_id: str) -> PolicyInfo:
@@ -105,9 +106,9 @@ def check_yaml(yaml_text: str) -> Policy:
 def check_id(policy_id: str) -> None:
     """A user policy id: a free slug that is not a built-in's."""
     if policy_id in builtin_policies():
-        raise Conflict(f"policy {policy_id!r} is built in and read-only")
+        raise Conflict(_l("policy %(name)s is built in and read-only", name=repr(policy_id)))
     if not SLUG.fullmatch(policy_id or ""):  # fullmatch: `$` would let a trailing newline in
-        raise Invalid("policy id must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64")
+        raise Invalid(_l("policy id must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64"))
 
 
 def save_policy(policy_id: str, yaml_text: str, by: int | None = None) -> tuple[PolicyInfo, bool]:
@@ -130,13 +131,13 @@ def create_policy(policy_id: str, yaml_text: str, by: int | None = None) -> Poli
     """Like save_policy, but an existing policy is a conflict (the editor's "new" must not overwrite)."""
     check_id(policy_id)
     if db.session.get(DeidPolicy, policy_id) is not None:
-        raise Conflict(f"policy {policy_id!r} already exists")
+        raise Conflict(_l("policy %(name)s already exists", name=repr(policy_id)))
     return save_policy(policy_id, yaml_text, by)[0]
 
 
 def delete_policy(policy_id: str) -> None:
     if policy_id in builtin_policies():
-        raise Conflict(f"policy {policy_id!r} is built in and read-only")
+        raise Conflict(_l("policy %(name)s is built in and read-only", name=repr(policy_id)))
     row = _row(policy_id)
     db.session.delete(row)
     db.session.commit()
@@ -160,7 +161,8 @@ def _source(policy_id: str):
         try:
             return parse_policy(yaml_text)
         except PolicyError as error:
-            raise Conflict(f"stored policy {policy_id!r} no longer validates, edit it: {error}") from None
+            raise Conflict(_l("stored policy %(name)s no longer validates, edit it: %(error)s", name=repr(policy_id),
+                              error=error)) from None
 
     return (policy_id, row.updated_at), build
 
@@ -190,12 +192,12 @@ def check_limits(texts: list[str], extra_chars: int = 0) -> None:
     """Raise TooLarge naming the setting when a call sends too much for one request."""
     settings = current_app.config["PORTAL"]
     if len(texts) > settings.deid_max_texts:
-        raise TooLarge(f"{len(texts)} texts is more than PORTAL_DEID_MAX_TEXTS allows "
-                       f"({settings.deid_max_texts}); split the call or use `flask deid` for files")
+        raise TooLarge(_l("%(count)s texts is more than PORTAL_DEID_MAX_TEXTS allows (%(limit)s); split the call "
+                          "or use `flask deid` for files", count=len(texts), limit=settings.deid_max_texts))
     chars = sum(len(t) for t in texts) + extra_chars
     if chars > settings.deid_max_chars:
-        raise TooLarge(f"{chars} characters is more than PORTAL_DEID_MAX_CHARS allows "
-                       f"({settings.deid_max_chars}); split the call or use `flask deid` for files")
+        raise TooLarge(_l("%(count)s characters is more than PORTAL_DEID_MAX_CHARS allows (%(limit)s); split the "
+                          "call or use `flask deid` for files", count=chars, limit=settings.deid_max_chars))
 
 
 def deidentify(policy_id: str, texts: list[str], seed: int | None = None,

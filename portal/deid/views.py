@@ -7,6 +7,7 @@ from portal.deid import services
 from portal.deid.forms import STARTER, PlaygroundForm, PolicyForm
 from portal.deid.highlight import highlight
 from portal.errors import Conflict, PortalError
+from portal.i18n import _l, gettext as _
 from portal.rendering import render
 
 bp = Blueprint("deid", __name__, url_prefix="/ui/deid")
@@ -74,7 +75,7 @@ def _save(form: PolicyForm, save, policy=None):
         return _editor(form, policy, problems=error.errors, status=422)
     except PortalError as error:
         return _editor(form, policy, form_errors=[error.message], status=error.status)
-    flash(f"Policy {saved.id} saved.", "success")
+    flash(_("Policy %(name)s saved.", name=saved.id), "success")
     return redirect(url_for("deid.policy", policy_id=saved.id))
 
 
@@ -93,7 +94,7 @@ def create():
 def edit(policy_id: str):
     policy = services.get_policy(policy_id)
     if policy.builtin:
-        raise Conflict(f"policy {policy_id!r} is built in and read-only; copy it to a new policy")
+        raise Conflict(_l("policy %(name)s is built in and read-only; copy it to a new policy", name=repr(policy_id)))
     form = PolicyForm()
     if request.method == "GET":
         form.yaml.data = policy.yaml
@@ -105,7 +106,7 @@ def edit(policy_id: str):
 @bp.post("/policies/<policy_id>/delete")
 def delete(policy_id: str):
     services.delete_policy(policy_id)
-    flash(f"Policy {policy_id} deleted.", "info")
+    flash(_("Policy %(name)s deleted.", name=policy_id), "info")
     return redirect(url_for("deid.policies"))
 
 

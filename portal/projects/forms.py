@@ -5,6 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.config import EXECUTORS
+from portal.i18n import _l, gettext
 from portal.projects.services import STOP_SIGNALS
 
 
@@ -17,31 +18,31 @@ def parse_env(text: str) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise ValueError(f"line {number}: expected KEY=VALUE")
+            raise ValueError(gettext("line %(number)s: expected KEY=VALUE", number=number))
         env[key.strip()] = value.strip()
     return env
 
 
 class ProjectForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=64)],
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
                        render_kw={"placeholder": "qwen-finetune", "autocomplete": "off"})
-    description = TextAreaField("Description", validators=[Optional()], render_kw={"rows": 2})
-    owner = StringField("Owner", validators=[Optional(), Length(max=64)])
-    tags = StringField("Tags", validators=[Optional()], render_kw={"placeholder": "comma, separated"})
-    dataset_name = StringField("Dataset (under the training dir)", validators=[Optional()],
+    description = TextAreaField(_l("Description"), validators=[Optional()], render_kw={"rows": 2})
+    owner = StringField(_l("Owner"), validators=[Optional(), Length(max=64)])
+    tags = StringField(_l("Tags"), validators=[Optional()], render_kw={"placeholder": _l("comma, separated")})
+    dataset_name = StringField(_l("Dataset (under the training dir)"), validators=[Optional()],
                                render_kw={"placeholder": "datasets/sample.jsonl", "list": "dataset-files"})
-    training_yaml_name = StringField("Training config (under the training dir)", validators=[Optional()],
+    training_yaml_name = StringField(_l("Training config (under the training dir)"), validators=[Optional()],
                                      render_kw={"placeholder": "configs/train.yaml", "list": "config-files"})
-    executor = SelectField("Executor", choices=[SelectChoice("", "server default")] + list(EXECUTORS),
+    executor = SelectField(_l("Executor"), choices=[SelectChoice("", _l("server default"))] + list(EXECUTORS),
                            validators=[Optional()])
-    container = StringField("Container (docker)", validators=[Optional()])
-    workdir = StringField("Working directory", validators=[Optional()])
-    start_command = StringField("Start command", validators=[Optional()],
+    container = StringField(_l("Container (docker)"), validators=[Optional()])
+    workdir = StringField(_l("Working directory"), validators=[Optional()])
+    start_command = StringField(_l("Start command"), validators=[Optional()],
                                 render_kw={"placeholder": "bash run_train_full_sft.sh {config}"})
-    gpus_per_run = IntegerField("GPUs per run", default=0, validators=[NumberRange(0, 64)])
-    env = TextAreaField("Environment (KEY=VALUE per line)", validators=[Optional()], render_kw={"rows": 3})
-    stop_signal = SelectField("Stop signal", choices=list(STOP_SIGNALS), default="SIGTERM")
-    grace_seconds = IntegerField("Grace period (s) before SIGKILL", default=30, validators=[NumberRange(0, 3600)])
+    gpus_per_run = IntegerField(_l("GPUs per run"), default=0, validators=[NumberRange(0, 64)])
+    env = TextAreaField(_l("Environment (KEY=VALUE per line)"), validators=[Optional()], render_kw={"rows": 3})
+    stop_signal = SelectField(_l("Stop signal"), choices=list(STOP_SIGNALS), default="SIGTERM")
+    grace_seconds = IntegerField(_l("Grace period (s) before SIGKILL"), default=30, validators=[NumberRange(0, 3600)])
 
     def fields_for_service(self) -> dict:
         """The form's values as `projects.services` takes them (env may raise ValueError)."""

@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from portal.errors import PortalError
 from portal.extensions import htmx
+from portal.i18n import gettext as _
 from portal.projects import services
 from portal.projects.forms import ProjectForm
 from portal.rendering import go, render
@@ -45,7 +46,7 @@ def create():
         except (PortalError, ValueError) as error:
             form.form_errors.append(getattr(error, "message", str(error)))
         else:
-            flash(f"Project {project.name} created.", "success")
+            flash(_("Project %(name)s created.", name=project.name), "success")
             return go(url_for("projects.show", name=project.name))
     return _form_page(form, status=400 if form.errors or form.form_errors else 200)
 
@@ -93,7 +94,7 @@ def edit(name: str):
         except (PortalError, ValueError) as error:
             form.form_errors.append(getattr(error, "message", str(error)))
         else:
-            flash("Project saved.", "success")
+            flash(_("Project saved."), "success")
             return go(url_for("projects.show", name=name))
     return _form_page(form, project=project, status=400 if form.errors or form.form_errors else 200)
 
@@ -101,12 +102,13 @@ def edit(name: str):
 @bp.post("/<name>/runs")
 def start_run(name: str):
     run = runs.create_run(name, created_by=current_user.id)
-    flash(f"Run #{run.number} queued.", "success")
+    flash(_("Run #%(number)s queued.", number=run.number), "success")
     return go(url_for("runs.show", run_id=run.id))
 
 
 @bp.post("/<name>/archive")
 def archive(name: str):
     project = services.set_archived(name, request.form.get("archived", "1") == "1")
-    flash(f"Project {project.name} {'archived' if project.status == 'archived' else 'restored'}.", "info")
+    flash(_("Project %(name)s archived.", name=project.name) if project.status == "archived"
+          else _("Project %(name)s restored.", name=project.name), "info")
     return redirect(url_for("projects.show", name=name))

@@ -3,6 +3,7 @@ import shlex
 import string
 
 from portal.errors import Invalid
+from portal.i18n import _l
 
 PLACEHOLDERS = ("config", "dataset", "output_dir", "run_id", "config_path", "dataset_path")
 
@@ -12,20 +13,21 @@ def parse_template(template: str) -> list[str]:
     try:
         tokens = shlex.split(template or "")
     except ValueError as error:
-        raise Invalid(f"start command cannot be split into arguments: {error}") from None
+        raise Invalid(_l("start command cannot be split into arguments: %(error)s", error=error)) from None
     if not tokens:
-        raise Invalid("start command must not be empty")
+        raise Invalid(_l("start command must not be empty"))
     for token in tokens:
         try:
             parts = list(string.Formatter().parse(token))
         except ValueError as error:
-            raise Invalid(f"start command token {token!r}: {error} (write {{{{ and }}}} for literal braces)") from None
+            raise Invalid(_l("start command token %(token)s: %(error)s (write {{ and }} for literal braces)",
+                             token=repr(token), error=error)) from None
         for _, field, spec, conv in parts:
             if field is None:
                 continue
             if field not in PLACEHOLDERS or spec or conv:
-                raise Invalid(f"start command: unknown placeholder {{{field}}}; "
-                              f"use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
+                raise Invalid(_l("start command: unknown placeholder %(field)s; use %(known)s", field="{" + field + "}",
+                                 known=", ".join("{" + p + "}" for p in PLACEHOLDERS)))
     return tokens
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select
 
 from portal.errors import Invalid
 from portal.extensions import db
+from portal.i18n import _l
 from portal.runs.models import Metric, Run
 from portal.runs.services import get_run
 
@@ -38,12 +39,12 @@ def push(run_id: int, points: list[dict]) -> int:
     """A training script's own points, batched like MLflow's log-batch: [{key, value, step}]."""
     run = get_run(run_id)
     if len(points) > MAX_BATCH:
-        raise Invalid(f"at most {MAX_BATCH} points per request")
+        raise Invalid(_l("at most %(count)s points per request", count=MAX_BATCH))
     by_step: dict[int | None, dict[str, float]] = {}
     for point in points:
         key = point["key"]
         if not key or len(key) > KEY_LENGTH:
-            raise Invalid(f"metric key must be 1-{KEY_LENGTH} characters")
+            raise Invalid(_l("metric key must be 1-%(length)s characters", length=KEY_LENGTH))
         by_step.setdefault(point.get("step"), {})[key] = float(point["value"])
     for step, values in by_step.items():
         record(run, step, values)

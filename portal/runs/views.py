@@ -3,6 +3,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal.extensions import htmx
+from portal.i18n import gettext as _
 from portal.rendering import render
 from portal.runs import services
 from portal.runs.models import ACTIVE, ENDED
@@ -49,14 +50,14 @@ def stop(run_id: int):
     run = services.request_stop(run_id, by=current_user.id)
     if htmx:
         return render("runs/show.html", block="status", run=run)
-    flash(f"Stopping run #{run.number}.", "info")
+    flash(_("Stopping run #%(number)s.", number=run.number), "info")
     return redirect(url_for("runs.show", run_id=run_id))
 
 
 @bp.post("/<int:run_id>/rerun")
 def rerun(run_id: int):
     run = services.rerun(run_id, created_by=current_user.id)
-    flash(f"Run #{run.number} queued.", "success")
+    flash(_("Run #%(number)s queued.", number=run.number), "success")
     return redirect(url_for("runs.show", run_id=run.id))
 
 

@@ -8,6 +8,9 @@
   const CHUNK = 32 * 1024 * 1024;
   const RETRIES = 8;
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+  // the page's language: templates/datasets/show.html fills data-messages (portal.i18n.upload_messages)
+  const messages = JSON.parse(zone.dataset.messages || "{}");
+  const say = (key, values = {}) => (messages[key] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   function human(n) {
@@ -29,7 +32,7 @@
         if (xhr.status >= 200 && xhr.status < 300) resolve(json);
         else reject(Object.assign(new Error((json && json.detail) || xhr.statusText), { status: xhr.status }));
       };
-      xhr.onerror = () => reject(Object.assign(new Error("network error"), { status: 0 }));
+      xhr.onerror = () => reject(Object.assign(new Error(say("network")), { status: 0 }));
       xhr.onabort = () => reject(Object.assign(new Error("cancelled"), { status: -1 }));
       xhr.send(body);
     });
@@ -39,9 +42,10 @@
   function row(file) {
     const li = document.createElement("li");
     li.className = "upload";
-    li.innerHTML = '<div class="upload-head"><strong></strong><button type="button" class="secondary outline small">Cancel</button></div>'
+    li.innerHTML = '<div class="upload-head"><strong></strong><button type="button" class="secondary outline small"></button></div>'
       + '<progress value="0" max="1"></progress><small class="upload-text"></small>';
     li.querySelector("strong").textContent = file.name;
+    li.querySelector("button").textContent = say("cancel");
     list.prepend(li);
     return { li, bar: li.querySelector("progress"), text: li.querySelector(".upload-text"), cancel: li.querySelector("button") };
   }
@@ -63,14 +67,14 @@
       const [t0, b0] = samples[0];
       const speed = now > t0 ? ((sent - b0) / (now - t0)) * 1000 : 0;
       ui.bar.value = file.size ? sent / file.size : 1;
-      ui.text.textContent = `${human(sent)} of ${human(file.size)} · ${human(speed)}/s`;
+      ui.text.textContent = say("progress", { sent: human(sent), total: human(file.size), speed: human(speed) });
     };
     ui.cancel.addEventListener("click", async () => {
       cancelled = true;
       if (current) current.xhr.abort();
       if (uploadId) await request("DELETE", `/v1/uploads/${uploadId}`).done.catch(() => null);
       ui.li.classList.add("upload-cancelled");
-      ui.text.textContent = "Cancelled; nothing was kept.";
+      ui.text.textContent = say("cancelled");
       ui.cancel.remove();
     });
     try {
@@ -97,7 +101,7 @@
           if (cancelled || (error.status >= 400 && error.status !== 409)) throw error;
           failures += 1;
           if (failures > RETRIES) throw error;
-          ui.text.textContent = `Connection lost; resuming (${failures}/${RETRIES})…`;
+          ui.text.textContent = say("resuming", { attempt: failures, retries: RETRIES });
           await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** failures, 15000)));
           info = await request("GET", `/v1/uploads/${uploadId}`).done; // the server's offset
           offset = info.offset;
@@ -107,12 +111,12 @@
       if (cancelled) return;
       ui.cancel.remove();
       ui.li.classList.add(`upload-${info.status}`);
-      ui.text.textContent = `${human(file.size)} uploaded · ${info.status === "validating" ? "validating…" : info.status}`;
+      ui.text.textContent = say("uploaded", { size: human(file.size), status: (messages.statuses || {})[info.status] || info.status });
     } catch (error) {
       if (cancelled) return;
       ui.cancel.remove();
       ui.li.classList.add("upload-failed");
-      ui.text.textContent = `Failed: ${error.message}`;
+      ui.text.textContent = say("failed", { reason: error.message });
       if (uploadId) request("DELETE", `/v1/uploads/${uploadId}`).done.catch(() => null);
     }
     refreshFiles();

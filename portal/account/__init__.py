@@ -1,0 +1,1 @@
+"""A user's own preferences: page language and time zone."""

@@ -1,0 +1,176 @@
+"""Languages and time zones: which ones a request gets, and the formatting helpers pages use.
+
+The page language is the user's choice (the account preferences), else the browser's
+`Accept-Language`, else PORTAL_DEFAULT_LOCALE. The JSON API follows `Accept-Language` only and
+falls back to English, so API clients that ask for nothing always read the same text.
+Strings are marked with `_`/`gettext` in pages and with `_l` (lazy) where they are defined
+before a request exists: form labels, domain errors, label tables.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_skeleton
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import format_decimal, format_percent, get_locale, gettext, to_user_timezone
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+from flask_login import current_user
+from markupsafe import Markup
+
+from portal.config import LOCALES
+from portal.extensions import babel
+from portal.timeutil import as_utc
+
+# Each language named in itself: the switch must be readable by someone who cannot read the other.
+LANGUAGE_NAMES = {"en": "English", "zh_CN": "中文"}
+HTML_LANG = {"en": "en", "zh_CN": "zh-CN"}
+SESSION_KEY = "locale"  # the choice of a visitor who is not signed in (the sign-in page)
+
+# Machine values (run, dataset, job, deployment states; roles) stay English in the database and
+# the API; these are their words on pages. A value missing here is shown as it is.
+STATUS_LABELS = {
+    "queued": lazy_pgettext("status", "queued"),
+    "pending": lazy_pgettext("status", "pending"),
+    "starting": lazy_pgettext("status", "starting"),
+    "running": lazy_pgettext("status", "running"),
+    "stopping": lazy_pgettext("status", "stopping"),
+    "succeeded": lazy_pgettext("status", "succeeded"),
+    "failed": lazy_pgettext("status", "failed"),
+    "cancelled": lazy_pgettext("status", "cancelled"),
+    "stopped": lazy_pgettext("status", "stopped"),
+    "lost": lazy_pgettext("status", "lost"),
+    "unhealthy": lazy_pgettext("status", "unhealthy"),
+    "empty": lazy_pgettext("status", "empty"),
+    "receiving": lazy_pgettext("status", "receiving"),
+    "uploading": lazy_pgettext("status", "uploading"),
+    "validating": lazy_pgettext("status", "validating"),
+    "ready": lazy_pgettext("status", "ready"),
+    "invalid": lazy_pgettext("status", "invalid"),
+    "active": lazy_pgettext("status", "active"),
+    "archived": lazy_pgettext("status", "archived"),
+    "ok": lazy_pgettext("status", "ok"),
+    "degraded": lazy_pgettext("status", "degraded"),
+}
+ROLE_LABELS = {
+    "viewer": lazy_pgettext("role", "viewer"),
+    "operator": lazy_pgettext("role", "operator"),
+    "admin": lazy_pgettext("role", "admin"),
+}
+
+
+def negotiate(header_languages) -> str | None:
+    """The first catalog the browser accepts, by quality: any `zh-*` reads zh_CN, any `en-*` en."""
+    for tag, _quality in header_languages:
+        primary = tag.replace("_", "-").split("-")[0].lower()
+        if primary == "zh":
+            return "zh_CN"
+        if primary == "en":
+            return "en"
+    return None
+
+
+def user_preference():
+    """The signed-in user's saved preferences row, or None (looked up once per request)."""
+    if "portal_preference" not in g:
+        from portal.account import services
+
+        user = current_user if has_request_context() else None
+        g.portal_preference = services.preference_for(user.id) if user and user.is_authenticated else None
+    return g.portal_preference
+
+
+def select_locale() -> str:
+    settings = current_app.config["PORTAL"]
+    if not has_request_context():
+        return settings.default_locale
+    from portal.errors import wants_json
+
+    if wants_json():
+        return negotiate(request.accept_languages) or "en"
+    preference = user_preference()
+    if preference is not None and preference.locale in LOCALES:
+        return preference.locale
+    if session.get(SESSION_KEY) in LOCALES:
+        return session[SESSION_KEY]
+    return negotiate(request.accept_languages) or settings.default_locale
+
+
+def select_timezone() -> str:
+    preference = user_preference() if has_request_context() else None
+    if preference is not None and preference.timezone:
+        return preference.timezone
+    return current_app.config["PORTAL"].timezone
+
+
+def current_locale() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None else "en"
+
+
+def when(value: datetime | None, never: str | None = None) -> Markup:
+    """A `<time>` in the reader's zone and words: "Dec 1, 2026 22:05" / "2026年12月1日 22:05"."""
+    if value is None:
+        return Markup("{}").format(never if never is not None else gettext("never"))
+    local = to_user_timezone(as_utc(value))
+    locale = current_locale()
+    text = f"{format_skeleton('yMMMd', local, locale=locale)} {format_skeleton('Hm', local, locale=locale)}"
+    return Markup('<time datetime="{}">{}</time>').format(as_utc(value).isoformat(), text)
+
+
+def duration(seconds) -> str:
+    """`1d 2h 3m 4s` in the reader's words; — when unknown."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    parts = []
+    if s >= 86400:
+        parts.append(gettext("%(n)sd", n=s // 86400))
+    if s >= 3600:
+        parts.append(gettext("%(n)sh", n=(s % 86400) // 3600))
+    parts.append(gettext("%(n)sm", n=(s % 3600) // 60))
+    parts.append(gettext("%(n)ss", n=s % 60))
+    return " ".join(parts)
+
+
+def status_label(value) -> str:
+    return str(STATUS_LABELS.get(value, value))
+
+
+def role_label(value) -> str:
+    return str(ROLE_LABELS.get(value, value))
+
+
+def upload_messages() -> dict[str, str]:
+    """What static/js/upload.js says, in the page's language (it reads them from data-messages)."""
+    return {
+        "cancel": gettext("Cancel"),
+        "cancelled": gettext("Cancelled; nothing was kept."),
+        "resuming": gettext("Connection lost; resuming (%(attempt)s/%(retries)s)…", attempt="{attempt}",
+                            retries="{retries}"),
+        "progress": gettext("%(sent)s of %(total)s · %(speed)s/s", sent="{sent}", total="{total}", speed="{speed}"),
+        "uploaded": gettext("%(size)s uploaded · %(status)s", size="{size}", status="{status}"),
+        "failed": gettext("Failed: %(reason)s", reason="{reason}"),
+        "network": gettext("network error"),
+        "statuses": {status: status_label(status) for status in ("validating", "ready", "invalid")},
+    }
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["PORTAL"]
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", settings.default_locale)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", settings.timezone)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    # {% trans %} blocks collapse their whitespace, as babel.cfg's extraction does: the ids must match
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.filters.update(status_label=status_label, role_label=role_label, number=format_decimal,
+                                 percent=format_percent, duration=duration)
+    app.jinja_env.globals.update(format_when=when, languages=LANGUAGE_NAMES, upload_messages=upload_messages)
+
+    @app.context_processor
+    def _language():
+        locale = current_locale()
+        return {"locale": locale, "html_lang": HTML_LANG.get(locale, locale.replace("_", "-"))}
+
+
+__all__ = ["_l", "gettext", "init_app", "when", "duration", "status_label", "role_label", "negotiate"]
