@@ -18,6 +18,8 @@ def create_app(config: dict | None = None) -> Flask:
     env_overrides = {k: str(v) for k, v in config.items() if k.startswith(("PORTAL_", "TRAINING_"))}
     settings = load_settings({**os.environ, **env_overrides})
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    from portal import routing
+    routing.init_app(app)  # before blueprints: their `<int:…>` rules use the bounded converter
     app.config.update(settings.as_flask_config())
     app.config.update({k: v for k, v in config.items() if k not in env_overrides})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -25,7 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from portal import logging_setup, runuser
     logging_setup.configure(settings.log_level)
-    runuser.protect_data_dir(settings.data_dir, settings.training_dir, settings.run_user)
+    runuser.protect_data_dir(settings.data_dir, settings.training_dir, settings.run_user, settings.database_url)
     _init_extensions(app)
     _register_blueprints(app)
     from portal import cli

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("portal.security")
-SECRET_FILES = ("secret_key", "portal.db", "portal.db-wal", "portal.db-shm")
+SECRET_FILES = ("secret_key",)
 
 
 class RunUserError(ValueError):
@@ -63,10 +63,13 @@ class RunUser:
             path.chmod(0o750)
 
 
-def protect_data_dir(data_dir: Path, training_dir: Path, run_user: RunUser | None) -> None:
+def protect_data_dir(data_dir: Path, training_dir: Path, run_user: RunUser | None,
+                     database_url: str = "") -> None:
     """Modes that keep a run (as the run user) out of the portal's secrets; logged once."""
     if not data_dir.is_dir():
         return
+    if database_url.startswith("sqlite:///"):
+        _private_sqlite(Path(database_url.removeprefix("sqlite:///")))
     switches = run_user is not None and run_user.switches
     # 0711: others (a run user; the test services' daemons under var/services) may pass through
     # to what is theirs inside, but never list or read the portal's files
@@ -87,6 +90,18 @@ def protect_data_dir(data_dir: Path, training_dir: Path, run_user: RunUser | Non
                 _chmod(path, 0o2775)  # group-writable for the run group; new files keep the group
         log.info("runs execute as %s (uid %d); data dir %s is 0711 with its secrets 0600; the training dir "
                  "%s is writable by group %d", run_user.name, run_user.uid, data_dir, training_dir, run_user.gid)
+
+
+def _private_sqlite(path: Path) -> None:
+    """The database file 0600, made empty before SQLite makes it (its -wal and -shm copy its mode)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError:
+        return  # a directory not there yet or not ours: SQLAlchemy reports that clearly itself
+    for suffix in ("", "-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            _chmod(side, 0o600)
 
 
 def _chmod(path: Path, mode: int) -> None:

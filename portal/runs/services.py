@@ -86,20 +86,6 @@ def command_text(run: Run) -> str:
     return shlex.join(run.argv)
 
 
-def launch_env(run: Run) -> dict[str, str]:
-    """The environment of a run: portal basics, the project's variables, then ours (which win)."""
-    env = {k: os.environ[k] for k in PORTAL_ENV if k in os.environ} if run.executor == "local" else {}
-    env.update(run.env or {})
-    env.update({
-        "PYTHONUNBUFFERED": "1",
-        "CUDA_VISIBLE_DEVICES": ",".join(run.gpus or []),
-        "LLAMABOARD_ENABLED": "1",
-        "LLAMABOARD_WORKDIR": run.output_dir,
-        "PORTAL_RUN_ID": str(run.id),
-    })
-    return env
-
-
 def get_run(run_id: int) -> Run:
     return found(db.session.get(Run, run_id), f"run {run_id} not found")
 

@@ -68,15 +68,16 @@ class Supervisor:
         started = time.monotonic()
         with self.app.app_context():
             try:
-                self._hold()
+                self.hold()
                 if self.active:
-                    self._act()
+                    self.act()
             finally:
                 db.session.remove()
         self.longest_tick = max(self.longest_tick, time.monotonic() - started)
         return self.active
 
-    def _hold(self) -> None:
+    def hold(self) -> None:
+        """Renew or take the lease (in the app context); a change of epoch rebuilds the handlers."""
         try:
             epoch = lease.try_acquire(self.holder, self.ttl)
         except Exception:  # a database hiccup must not kill the loop; we retry next tick
@@ -93,7 +94,8 @@ class Supervisor:
             self.handlers = [cls() for cls in _handler_types]
             log.info("supervisor %s is now active (lease epoch %d)", self.holder, epoch)
 
-    def _act(self) -> None:
+    def act(self) -> None:
+        """Tick every handler under our fence (in the app context); a refused write stands us by."""
         self.ticks += 1
         with lease.acting(self.fence):
             for item in self.handlers:
