@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from portal.config import load_settings
+from portal.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from portal import logging_setup, runuser
     logging_setup.configure(settings.log_level)
-    runuser.protect_data_dir(settings.data_dir, settings.training_dir, settings.run_user, settings.database_url)
+    try:
+        runuser.protect_data_dir(settings.data_dir, settings.training_dir, settings.run_user, settings.database_url)
+    except runuser.RunUserError as error:
+        raise ConfigError(str(error)) from None
     _init_extensions(app)
     _register_blueprints(app)
     from portal import cli

@@ -213,7 +213,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     get = lambda name, default="": env.get(name, default)  # noqa: E731 - local shorthand
     data_dir = Path(get("PORTAL_DATA_DIR", "./var")).expanduser().resolve()
-    training_dir = Path(get("PORTAL_TRAINING_DIR", str(data_dir / "training"))).expanduser().resolve()
+    # empty means the default, as in .env.example (not the current directory)
+    training_dir = Path(get("PORTAL_TRAINING_DIR") or str(data_dir / "training")).expanduser().resolve()
     executor = get("PORTAL_EXECUTOR", "local")
     if executor not in EXECUTORS:
         raise ConfigError(f"PORTAL_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {executor!r}")

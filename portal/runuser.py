@@ -82,6 +82,7 @@ def protect_data_dir(data_dir: Path, training_dir: Path, run_user: RunUser | Non
     runs.mkdir(exist_ok=True)
     _chmod(runs, 0o711)
     if switches:
+        _check_reachable(training_dir.resolve(), run_user)
         inside = training_dir.resolve().is_relative_to(data_dir.resolve())
         for path in (training_dir, training_dir / "outputs"):
             path.mkdir(parents=True, exist_ok=True)
@@ -90,6 +91,19 @@ def protect_data_dir(data_dir: Path, training_dir: Path, run_user: RunUser | Non
                 _chmod(path, 0o2775)  # group-writable for the run group; new files keep the group
         log.info("runs execute as %s (uid %d); data dir %s is 0711 with its secrets 0600; the training dir "
                  "%s is writable by group %d", run_user.name, run_user.uid, data_dir, training_dir, run_user.gid)
+
+
+def _check_reachable(path: Path, user: RunUser) -> None:
+    """Every folder above the training dir must let the run user pass, or each run fails to cd."""
+    for folder in reversed(path.parents):
+        info = folder.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        passes = (mode & 0o001 or (info.st_gid == user.gid and mode & 0o010)
+                  or (info.st_uid == user.uid and mode & 0o100))
+        if not passes:
+            raise RunUserError(f"the run user {user.name} cannot reach the training dir {path}: {folder} is mode "
+                               f"{mode:o}; move the portal's data dir (PORTAL_DATA_DIR) somewhere it may pass, "
+                               f"or let it pass (chmod o+x {folder})")
 
 
 def _private_sqlite(path: Path) -> None:

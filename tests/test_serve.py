@@ -1,11 +1,14 @@
 """`scripts/serve` for real: migrates, serves, embeds one active supervisor, stops on Ctrl-C."""
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +30,9 @@ def get_json(url: str):
 def test_serve_starts_the_portal_and_ctrl_c_stops_it(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "TRAINING_"))}
-    env.update(PORTAL_DATA_DIR=str(tmp_path / "data"), PORTAL_BIND=f"127.0.0.1:{port}",
+    data = Path(tempfile.mkdtemp(prefix="portal-serve-", dir="/tmp"))
+    data.chmod(0o711)  # a place a run user may pass
+    env.update(PORTAL_DATA_DIR=str(data / "data"), PORTAL_BIND=f"127.0.0.1:{port}",
                PORTAL_WORKERS="2", PORTAL_TICK_SECONDS="0.5", PORTAL_LEASE_SECONDS="5")
     log = (tmp_path / "serve.log").open("w+")
     proc = subprocess.Popen([str(ROOT / "scripts" / "serve")], cwd=tmp_path, env=env, stdout=log,
@@ -36,7 +41,7 @@ def test_serve_starts_the_portal_and_ctrl_c_stops_it(tmp_path):
     try:
         deadline = time.monotonic() + 90
         report = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 report = get_json(f"{base}/_internal/health")
                 if report["status"] == "ok":  # public callers see the status only
@@ -47,13 +52,17 @@ def test_serve_starts_the_portal_and_ctrl_c_stops_it(tmp_path):
         log.seek(0)
         assert report and report["status"] == "ok", log.read()
         assert get_json(f"{base}/healthz") == {"status": "ok"}
-        assert (tmp_path / "data" / "portal.db").exists()
+        assert (data / "data" / "portal.db").exists()
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(f"{base}/v1/me", timeout=5)
         assert denied.value.code == 401
         time.sleep(1.5)  # several ticks: both workers have tried the lease
         log.seek(0)
-        assert log.read().count("is now active") == 1  # two workers, one active supervisor
+        text = log.read()
+        assert text.count("is now active") == 1  # two workers, one active supervisor
+        if os.geteuid() == 0:  # as root, runs execute as the unprivileged user serve made
+            assert "runs execute as portal-run" in text
+            assert pwd.getpwnam("portal-run").pw_uid != 0
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(30)

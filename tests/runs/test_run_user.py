@@ -83,3 +83,11 @@ def test_a_run_user_that_needs_root_stops_the_start_with_one_line(monkeypatch):
 def test_an_unknown_run_user_is_named(tmp_path):
     with pytest.raises(ConfigError, match="names no user"):
         load_settings({"PORTAL_RUN_USER": "no-such-user-xyz", "PORTAL_DATA_DIR": str(tmp_path)})
+
+
+def test_a_training_dir_the_run_user_cannot_reach_stops_the_start(root_only, app_config):
+    hidden = Path(tempfile.mkdtemp(prefix="portal-hidden-", dir="/tmp"))
+    hidden.chmod(0o700)
+    with pytest.raises(ConfigError, match=f"the run user nobody cannot reach the training dir .*{hidden} is mode 700"):
+        create_app({**app_config, "PORTAL_DATA_DIR": str(hidden / "data"), "PORTAL_TRAINING_DIR": "",
+                    "PORTAL_RUN_USER": "nobody"})
