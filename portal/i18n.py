@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from babel import Locale
 from babel.dates import format_skeleton
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import format_decimal, format_percent, get_locale, gettext, to_user_timezone
@@ -104,8 +105,14 @@ def select_timezone() -> str:
 
 
 def current_locale() -> str:
+    """This request's language as one of LOCALES (Babel itself says zh_Hans_CN for zh_CN)."""
     locale = get_locale()
-    return str(locale) if locale is not None else "en"
+    if locale is None:
+        return "en"
+    for code in LOCALES:
+        if Locale.parse(code) == locale:
+            return code
+    return str(locale)
 
 
 def when(value: datetime | None, never: str | None = None) -> Markup:
@@ -113,7 +120,7 @@ def when(value: datetime | None, never: str | None = None) -> Markup:
     if value is None:
         return Markup("{}").format(never if never is not None else gettext("never"))
     local = to_user_timezone(as_utc(value))
-    locale = current_locale()
+    locale = get_locale()
     text = f"{format_skeleton('yMMMd', local, locale=locale)} {format_skeleton('Hm', local, locale=locale)}"
     return Markup('<time datetime="{}">{}</time>').format(as_utc(value).isoformat(), text)
 

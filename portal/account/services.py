@@ -1,5 +1,5 @@
 """Reading and changing a user's preferences; the only writer of `user_preferences`."""
-from zoneinfo import available_timezones
+import pytz
 
 from portal.account.models import UserPreference
 from portal.config import LOCALES
@@ -11,8 +11,8 @@ _UNSET = object()
 
 
 def timezones() -> list[str]:
-    """Every IANA zone name the host knows, sorted (the choices of the time-zone field)."""
-    return sorted(name for name in available_timezones() if "/" in name or name == "UTC")
+    """The IANA zone names people pick from (pytz's common list, without deprecated aliases)."""
+    return list(pytz.common_timezones)
 
 
 def preference_for(user_id: int) -> UserPreference | None:
