@@ -33,10 +33,13 @@ class DatasetCreated(BaseModel):
 
 
 class DatasetPatch(BaseModel):
-    type: str | None = None
-    description: str | None = None
-    task_type: str | None = None
-    metadata: dict[str, Any] | None = None
+    """Only the fields sent change; `null` is refused except for train_config (the `None`
+    defaults are never validated: they only mark a field as not sent)."""
+
+    type: str = None
+    description: str = None
+    task_type: str = None
+    metadata: dict[str, Any] = None
     train_config: str | None = Field(None, description="link a training config by name; null or \"\" unlinks")
 
 

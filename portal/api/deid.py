@@ -12,7 +12,7 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from portal.api import bp
-from portal.api.schemas import Timestamp
+from portal.api.schemas import Int64, Timestamp
 from portal.api.spec import RequestInvalid, operation
 from portal.deid import services
 
@@ -26,7 +26,7 @@ _LOCATION = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\])*(?:\.[\w-]+(?:\[\d+\])*)*)
 
 class DeidOptions(BaseModel):
     return_mapping: bool = Field(False, description="also return replacement → original for re-identification")
-    seed: int | None = Field(None, description="same texts, policy and seed give the same output")
+    seed: Int64 | None = Field(None, description="same texts, policy and seed give the same output")
 
 
 class DeidRequest(BaseModel):

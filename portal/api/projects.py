@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from portal.api import bp
 from portal.api.runs import RunInfo
-from portal.api.schemas import Timestamp
+from portal.api.schemas import Id, Timestamp
 from portal.api.spec import operation
 from portal.projects import services
 from portal.runs import services as runs
@@ -28,7 +28,9 @@ class ExecutionSettings(BaseModel):
 
 
 class ProjectCreate(ExecutionSettings):
-    name: str = Field(description="slug: lowercase letters, digits, . _ -", examples=["demo-project"])
+    # the service's own rule, checked here too so a bad name is a 422 like any invalid field (FastAPI's answer)
+    name: str = Field(description="slug: lowercase letters, digits, . _ -, at most 64", examples=["demo-project"],
+                      pattern=services.NAME.pattern)
     description: str = ""
     owner: str = ""
     tags: list[str] = Field(default_factory=list)
@@ -37,19 +39,23 @@ class ProjectCreate(ExecutionSettings):
 
 
 class ProjectUpdate(BaseModel):
-    description: str | None = None
-    owner: str | None = None
-    tags: list[str] | None = None
-    dataset_name: str | None = None
-    training_yaml_name: str | None = None
+    """Only the fields sent change. `null` means "the portal's default" where there is one
+    (executor, container, workdir, start_command); elsewhere it is refused with 422. The
+    `None` defaults are never validated: they only mark a field as not sent."""
+
+    description: str = None
+    owner: str = None
+    tags: list[str] = None
+    dataset_name: str = None
+    training_yaml_name: str = None
     executor: str | None = None
     container: str | None = None
     workdir: str | None = None
     start_command: str | None = None
-    gpus_per_run: int | None = Field(None, ge=0, le=64)
-    env: dict[str, str] | None = None
-    stop_signal: str | None = None
-    grace_seconds: int | None = Field(None, ge=0, le=3600)
+    gpus_per_run: int = Field(None, ge=0, le=64)
+    env: dict[str, str] = None
+    stop_signal: str = None
+    grace_seconds: int = Field(None, ge=0, le=3600)
 
 
 class Resource(BaseModel):
@@ -96,7 +102,7 @@ class RunCreate(BaseModel):
 
 class RunQuery(BaseModel):
     status: str = Field("", description="comma-separated statuses")
-    before: int | None = Field(None, description="keyset cursor: the last id of the previous page")
+    before: Id | None = Field(None, description="keyset cursor: the last id of the previous page")
     limit: int = Field(50, ge=1, le=200)
 
 

@@ -3,7 +3,7 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from portal.api import bp
-from portal.api.schemas import Timestamp
+from portal.api.schemas import Id, Int64, Timestamp
 from portal.api.spec import operation
 from portal.runs import metrics, output, services
 
@@ -49,7 +49,7 @@ class RunInfo(BaseModel):
 class RunsQuery(BaseModel):
     status: str = Field("", description="comma-separated statuses")
     project: str = ""
-    before: int | None = Field(None, description="keyset cursor: the last id of the previous page")
+    before: Id | None = Field(None, description="keyset cursor: the last id of the previous page")
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -61,7 +61,7 @@ class LogEntry(BaseModel):
 
 
 class LogsQuery(BaseModel):
-    after: int = Field(0, description="cursor: the last id already seen")
+    after: Id = Field(0, description="cursor: the last id already seen")
     limit: int = Field(200, ge=1, le=1000)
 
 
@@ -71,7 +71,7 @@ class LogPage(BaseModel):
 
 
 class OutputQuery(BaseModel):
-    offset: int = Field(0, ge=0, description="byte offset to read from")
+    offset: Id = Field(0, description="byte offset to read from")
     limit: int = Field(output.PAGE, ge=1, le=output.PAGE)
     tail: int | None = Field(None, ge=1, le=5000, description="instead: the last N lines")
 
@@ -105,7 +105,7 @@ class MetricsOut(BaseModel):
 class MetricPoint(BaseModel):
     key: str = Field(min_length=1, max_length=100)
     value: float
-    step: int | None = None
+    step: Int64 | None = None
 
 
 class MetricBatch(BaseModel):

@@ -2,9 +2,15 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, PlainSerializer
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
 
+from portal.routing import INT64_MAX
 from portal.timeutil import as_utc
+
+# Every integer a request may carry: what a database column holds, so 2**70 is a 422, not a 500.
+Int64 = Annotated[int, Field(ge=-INT64_MAX - 1, le=INT64_MAX)]
+# Ids and keyset cursors.
+Id = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
 def _iso_z(value: datetime) -> str:

@@ -11,8 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from portal.routing import INT64_MAX
+
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
-_PARAM_TYPES = {"int": "integer", "float": "number", None: "string", "string": "string", "path": "string"}
+_PARAM_TYPES = {"int": {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX},
+                "float": {"type": "number"}}
 
 
 class RequestInvalid(Exception):
@@ -109,6 +112,6 @@ def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tag: str,
 def openapi_path(rule: str) -> tuple[str, list[dict]]:
     """`/v1/x/<int:id>` → (`/v1/x/{id}`, its path parameters)."""
     params = [{"name": name, "in": "path", "required": True,
-               "schema": {"type": _PARAM_TYPES.get(conv, "string")}}
+               "schema": _PARAM_TYPES.get(conv, {"type": "string"})}
               for conv, name in _CONVERTER.findall(rule)]
     return _CONVERTER.sub(r"{\2}", rule), params

@@ -14,14 +14,17 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from portal.api import bp
-from portal.api.schemas import Timestamp
+from portal.api.schemas import Int64, Timestamp
 from portal.api.spec import operation
 from portal.datasets import paths, transfers, uploads
 from portal.datasets.models import DatasetFile
 from portal.errors import Invalid
+from portal.routing import INT64_MAX
 
 NOT_FOUND = {404: "No such upload"}
-CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+# ASCII digits, at most 19: what isdigit() accepts ("²", "٣") is not a number of bytes
+CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)$")
+_BYTES = re.compile(r"[0-9]{1,19}")
 CHUNK_BODY = {"required": True, "description": "the chunk's bytes (application/offset+octet-stream or "
               "application/octet-stream); PATCH: `Upload-Offset: N`; PUT: `Content-Range: bytes START-END/TOTAL`",
               "content": {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}},
@@ -32,7 +35,7 @@ CHUNK_ERRORS = {**NOT_FOUND, 400: "Missing or bad offset, or the chunk ends past
 
 class ResumableCreate(BaseModel):
     filename: str | None = Field(None, examples=["train.jsonl"])
-    length: int | None = Field(None, gt=0, description="the file's size in bytes")
+    length: Int64 | None = Field(None, gt=0, description="the file's size in bytes")
 
 
 class UploadInfo(BaseModel):
@@ -91,7 +94,7 @@ def _int_header(name: str) -> int | None:
     raw = request.headers.get(name)
     if raw is None:
         return None
-    if not raw.strip().isdigit():
+    if not _BYTES.fullmatch(raw.strip()) or int(raw) > INT64_MAX:
         raise Invalid(f"{name} must be a number of bytes")
     return int(raw)
 
@@ -130,7 +133,7 @@ def put_upload(upload_id: str):
             raise Invalid("Content-Range: bytes START-END/TOTAL (or Upload-Offset) is required")
         return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length))
     start, end = int(match.group(1)), int(match.group(2))
-    if end < start or (request.content_length is not None and request.content_length != end - start + 1):
+    if end < start or end > INT64_MAX or (request.content_length is not None and request.content_length != end - start + 1):
         raise Invalid("Content-Range does not match the body's length")
     return _answer(transfers.append(upload_id, uploads.body_of(request), start, end - start + 1))
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.configs import validate
 from portal.configs.models import TrainConfig, TrainConfigVersion
@@ -168,13 +169,19 @@ def save_config(name: str, content: bytes | str, filename: str | None = None, by
         if changed or _disk_digest(path) != digest:  # also puts back a file deleted or edited on disk
             _write_file(path, raw)
         db.session.commit()
-    except IntegrityError:
+    except (IntegrityError, StaleDataError):  # StaleDataError: deleted since it was read
         db.session.rollback()
         raise Conflict(_l("config %(name)s was saved by someone else at the same moment; try again",
                           name=repr(name))) from None
     except BaseException:
         db.session.rollback()
         raise
+    try:
+        # load it now: the answer is written after this, and a delete committed meanwhile would
+        # otherwise surface there as ObjectDeletedError (a 500) instead of here
+        db.session.refresh(row)
+    except InvalidRequestError:
+        raise Conflict(f"config {name!r} was deleted while it was being saved; try again") from None
     return row, checked
 
 

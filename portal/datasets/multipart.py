@@ -5,6 +5,7 @@ which halves upload speed. Here a chunk is copied once (so its hash may run on a
 thread while the reader reuses its buffer), searched for the delimiter, and written; only
 a tail shorter than the delimiter is held back, and only part headers are buffered (bounded).
 """
+import re
 from typing import Callable
 
 from werkzeug.http import parse_options_header
@@ -15,14 +16,16 @@ from portal.errors import Invalid
 FILE_FIELD = "file"
 MAX_HEADERS = 64 * 1024  # preamble and part headers together
 MAX_PARTS = 100
+# RFC 2046 bchars (ASCII); a boundary such as boundary*=UTF-8''%E2%82%AC is not one
+_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]")
 
 
 def boundary_of(content_type: str) -> bytes:
     kind, options = parse_options_header(content_type)
     boundary = options.get("boundary", "")
-    if kind != "multipart/form-data" or not boundary or len(boundary) > 200:
+    if kind != "multipart/form-data" or not _BOUNDARY.fullmatch(boundary):
         raise Invalid("expected multipart/form-data with a boundary")
-    return boundary.encode("latin-1")
+    return boundary.encode("ascii")
 
 
 def _headers(block: bytes) -> tuple[str | None, str | None]:

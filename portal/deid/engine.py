@@ -134,7 +134,8 @@ def _without_overlaps(spans: list[Span]) -> list[Span]:
 
 def reidentify(texts: list[str], mapping: dict[str, str]) -> list[str]:
     """Put the originals back in place of tags and pseudonyms (longest match first)."""
-    if not mapping:
+    mapping = {replacement: original for replacement, original in mapping.items() if replacement}
+    if not mapping:  # an empty replacement stands for nothing in the text
         return list(texts)
     automaton = ahocorasick.Automaton()
     for replacement, original in mapping.items():

@@ -23,7 +23,7 @@ def test_names_are_unique_slugs(client, token):
     again = client.post("/projects", json=SEED, headers=token["operator"])
     assert again.status_code == 409 and "already exists" in again.get_json()["detail"]
     bad = client.post("/projects", json={**SEED, "name": "Bad Name!"}, headers=token["operator"])
-    assert bad.status_code == 400 and "slug" in bad.get_json()["detail"]
+    assert bad.status_code == 422 and bad.get_json()["detail"][0]["loc"] == ["body", "name"]  # issue 15.12
 
 
 def test_missing_name_is_422(client, token):
