@@ -49,6 +49,7 @@ class Settings:
     tick_seconds: float
     login_max_failures: int
     login_lockout_seconds: int
+    login_address_max_failures: int
     log_level: str
     deid_max_texts: int
     deid_max_chars: int
@@ -57,6 +58,9 @@ class Settings:
     upload_stale_seconds: int
     upload_resume_seconds: int
     max_config_bytes: int
+    max_uploads_per_user: int
+    upload_idle_seconds: int
+    disk_reserve_bytes: int
     default_locale: str
     timezone: str
 
@@ -247,6 +251,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         tick_seconds=_number("PORTAL_TICK_SECONDS", get("PORTAL_TICK_SECONDS", "1"), float, 0.05),
         login_max_failures=_number("PORTAL_LOGIN_MAX_FAILURES", get("PORTAL_LOGIN_MAX_FAILURES", "5")),
         login_lockout_seconds=_number("PORTAL_LOGIN_LOCKOUT_SECONDS", get("PORTAL_LOGIN_LOCKOUT_SECONDS", "300")),
+        login_address_max_failures=_number("PORTAL_LOGIN_ADDRESS_MAX_FAILURES",
+                                           get("PORTAL_LOGIN_ADDRESS_MAX_FAILURES", "50")),
         log_level=log_level,
         deid_max_texts=_number("PORTAL_DEID_MAX_TEXTS", get("PORTAL_DEID_MAX_TEXTS", "1000")),
         deid_max_chars=_number("PORTAL_DEID_MAX_CHARS", get("PORTAL_DEID_MAX_CHARS", "1000000")),
@@ -255,6 +261,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         upload_stale_seconds=_number("PORTAL_UPLOAD_STALE_SECONDS", get("PORTAL_UPLOAD_STALE_SECONDS", "600")),
         upload_resume_seconds=_number("PORTAL_UPLOAD_RESUME_SECONDS", get("PORTAL_UPLOAD_RESUME_SECONDS", "86400")),
         max_config_bytes=_size("PORTAL_MAX_CONFIG_BYTES", get("PORTAL_MAX_CONFIG_BYTES", "1MiB")),
+        max_uploads_per_user=_number("PORTAL_MAX_UPLOADS_PER_USER", get("PORTAL_MAX_UPLOADS_PER_USER", "4")),
+        upload_idle_seconds=_number("PORTAL_UPLOAD_IDLE_SECONDS", get("PORTAL_UPLOAD_IDLE_SECONDS", "60")),
+        disk_reserve_bytes=_size("PORTAL_DISK_RESERVE", get("PORTAL_DISK_RESERVE", "1GiB")),
         default_locale=_locale(get("PORTAL_DEFAULT_LOCALE", "en")),
         timezone=_timezone(get("PORTAL_TIMEZONE"), get("TZ")),
     )

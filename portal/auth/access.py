@@ -6,6 +6,7 @@ with `@requires(role)`. Because the gate runs for every request, a new route is 
 without anyone remembering to decorate it.
 """
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, request, url_for
@@ -18,6 +19,7 @@ from portal.extensions import db, login_manager
 from portal.i18n import ROLE_LABELS, _l
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REMEMBER_FOR = timedelta(days=30)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -42,8 +44,13 @@ def bearer_token() -> str | None:
 
 
 @login_manager.user_loader
-def _load_session_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def _load_session_user(session_id: str) -> User | None:
+    """The user of a session or remember-me cookie, while its generation is the user's current one."""
+    user_id, _, generation = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and generation.isascii() and generation.isdigit()):
+        return None  # also a cookie from before generations existed: sign in again
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.session_generation == int(generation) else None
 
 
 def _load_token_user(_request) -> User | None:
@@ -101,4 +108,6 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
+    # Flask-Login's default is a year; a stolen remember cookie should not outlive a month
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", REMEMBER_FOR)
     app.before_request(_gate)

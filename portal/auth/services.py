@@ -5,10 +5,11 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.auth.models import ROLES, ApiToken, User
+from portal.auth.throttle import Throttle
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, found
 from portal.extensions import db
 from portal.i18n import _l
@@ -57,31 +58,78 @@ def create_first_admin(username: str, password: str) -> User:
     return create_user(username, password, "admin")
 
 
-def authenticate(username: str, password: str) -> User:
-    """Check a sign-in; repeated failures lock the account for a while."""
+# the rows are re-read after each commit; SQLAlchemy need not replay these WHEREs in Python
+_NO_SYNC = {"synchronize_session": False}
+
+
+def _locked_out(seconds: float) -> Unauthorized:
+    minutes = max(1, round(seconds / 60))
+    return Unauthorized(_l("Too many failed sign-ins: try again in about %(minutes)s min", minutes=minutes))
+
+
+def authenticate(username: str, password: str, address: str = "") -> User:
+    """Check a sign-in; repeated failures lock the account (or the name, or the address) for a while."""
     settings = current_app.config["PORTAL"]
-    user = db.session.scalar(select(User).filter_by(username=username or ""))
-    now = utcnow()
+    addresses = _throttles()["addresses"]
+    wait = addresses.reserve(address, settings.login_address_max_failures, settings.login_lockout_seconds)
+    if wait is not None:
+        raise _locked_out(wait)
+    user = _check_password(username or "", password or "", settings)
+    addresses.release(address)
+    return user
+
+
+def _throttles() -> dict[str, Throttle]:
+    """This app's counters: failed sign-ins per client address (a success takes its own back),
+    and sign-ins to names that have no account."""
+    return current_app.extensions.setdefault("portal_sign_in_throttles",
+                                             {"addresses": Throttle(), "unknown_names": Throttle()})
+
+
+def _check_password(username: str, password: str, settings) -> User:
+    window = settings.login_lockout_seconds
+    user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        # names nobody has lock like real ones, so the answer tells no one which names exist
+        wait = _throttles()["unknown_names"].reserve(username, settings.login_max_failures, window)
+        if wait is not None:
+            raise _locked_out(wait)
+        check_password_hash(_DUMMY_HASH, password)
         raise Unauthorized(_l("Invalid username or password"))
-    locked_until = as_utc(user.locked_until)
-    if locked_until and locked_until > now:
-        minutes = max(1, round((locked_until - now).total_seconds() / 60))
-        raise Unauthorized(_l("Too many failed sign-ins: try again in about %(minutes)s min", minutes=minutes))
-    if not check_password_hash(user.password_hash, password or ""):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
-            user.failed_logins = 0
-            current_app.logger.warning("user %s locked after repeated failed sign-ins", username)
+    now = utcnow()
+    # The attempt is counted before the password is checked, in one UPDATE: guesses sent at once
+    # cannot all pass a check that reads the count first (at most login_max_failures get through).
+    counted = db.session.execute(
+        update(User).where(User.id == user.id, User.failed_logins < settings.login_max_failures,
+                           or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_logins=User.failed_logins + 1), execution_options=_NO_SYNC).rowcount
+    db.session.commit()
+    if not counted:
+        locked_until = as_utc(user.locked_until)
+        raise _locked_out((locked_until - now).total_seconds() if locked_until and locked_until > now else window)
+    if not check_password_hash(user.password_hash, password):
+        # the failure that reached the limit locks the account and starts the count again
+        locked = db.session.execute(
+            update(User).where(User.id == user.id, User.failed_logins >= settings.login_max_failures)
+            .values(locked_until=now + timedelta(seconds=window), failed_logins=0),
+            execution_options=_NO_SYNC).rowcount
         db.session.commit()
+        if locked:
+            current_app.logger.warning("user %s locked after repeated failed sign-ins", username)
         raise Unauthorized(_l("Invalid username or password"))
     if not user.active:
         raise Unauthorized(_l("This account is disabled"))
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(failed_logins=0, locked_until=None, last_login_at=now), execution_options=_NO_SYNC)
     db.session.commit()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of `user` signed in so far stops working."""
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(session_generation=User.session_generation + 1), execution_options=_NO_SYNC)
+    db.session.commit()
 
 
 def get_user(user_id: int) -> User:
@@ -109,9 +157,12 @@ def update_user(user_id: int, *, role: str | None = None, active: bool | None = 
     if password is not None:
         check_password(password)
         user.password_hash = generate_password_hash(password)
+        user.session_generation += 1  # whoever knew the old password is signed out
     if role is not None:
         user.role = role
     if active is not None:
+        if user.active and not active:
+            user.session_generation += 1
         user.active = active
     if unlock:
         user.failed_logins, user.locked_until = 0, None

@@ -22,7 +22,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.username.data, form.password.data)
+            user = services.authenticate(form.username.data, form.password.data, request.remote_addr or "")
         except PortalError as error:
             form.password.errors.append(error.message)
             return render("auth/login.html", form=form, http_status=401)
@@ -34,6 +34,7 @@ def login():
 @bp.post("/logout")
 @requires("viewer")
 def logout():
+    services.end_sessions(current_user)  # a copy of this session's cookie must not stay signed in
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
@@ -104,5 +105,7 @@ def update_user(user_id: int):
         return redirect(url_for("auth.users"))
     user = services.update_user(user_id, role=form.role.data, active=form.active.data,
                                 password=form.password.data or None, unlock=form.unlock.data)
+    if user.id == current_user.id and user.active:
+        login_user(user)  # an admin who set their own password stays signed in here
     flash(_("User %(name)s updated.", name=user.username), "success")
     return redirect(url_for("auth.users"))

@@ -44,6 +44,8 @@ class DatasetFile(db.Model):
     error: Mapped[str] = mapped_column(String(500), default="")
     bytes_expected: Mapped[int | None] = mapped_column(BigInteger)
     bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)  # the resumable offset
+    # raised by every resumable chunk: a worker's running sha256 is valid only for the generation it wrote
+    write_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     sha256: Mapped[str | None] = mapped_column(String(64))
     format: Mapped[str | None] = mapped_column(String(16))  # alpaca | sharegpt | openai | text | …
     records: Mapped[int | None] = mapped_column(BigInteger)
