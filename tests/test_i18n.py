@@ -156,3 +156,13 @@ def test_language_settings_defaults(tmp_path):
     settings = load_settings({"PORTAL_DATA_DIR": str(tmp_path), "TZ": "Asia/Shanghai"})
     assert settings.default_locale == "en" and settings.timezone == "Asia/Shanghai"
     assert load_settings({"PORTAL_DATA_DIR": str(tmp_path), "PORTAL_DEFAULT_LOCALE": "zh_cn"}).default_locale == "zh_CN"
+
+
+def test_a_language_chosen_on_the_sign_in_page_becomes_the_users(app, client, users):
+    switch(client, "zh_CN")
+    token = CSRF_META.search(page(client, "/login")).group(1)
+    client.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token})
+    other = app.test_client()
+    token = CSRF_META.search(page(other, "/login")).group(1)
+    other.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token})
+    assert "<h1>项目</h1>" in page(other, "/ui/projects/", {"Accept-Language": "en"})

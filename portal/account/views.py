@@ -1,6 +1,6 @@
 """The preferences page, and the one-click language switch of the user menu."""
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
-from flask_login import current_user
+from flask_login import current_user, user_logged_in
 
 from portal.account import services
 from portal.account.forms import PreferencesForm
@@ -12,6 +12,7 @@ from portal.rendering import render
 from portal.timeutil import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/ui/account")
+CHOSEN_SIGNED_OUT = "locale_chosen_signed_out"  # switched on the sign-in page: adopt it at sign-in
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -39,6 +40,15 @@ def language():
         raise Invalid(_l("Unknown language %(locale)s.", locale=locale))
     if current_user.is_authenticated:
         services.update(current_user.id, locale=locale)
+    else:
+        session[CHOSEN_SIGNED_OUT] = True
     session[SESSION_KEY] = locale
     back = safe_next(request.form.get("next")) or url_for("dashboard.index")
     return redirect(back)
+
+
+@user_logged_in.connect
+def _adopt_language(_app, user, **_extra):
+    """The language someone switched to on the sign-in page becomes theirs when they sign in."""
+    if session.pop(CHOSEN_SIGNED_OUT, False) and session.get(SESSION_KEY) in LOCALES:
+        services.update(user.id, locale=session[SESSION_KEY])

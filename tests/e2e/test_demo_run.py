@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import DEMO_ADMIN, DEMO_STEPS
 
-from tests.e2e.watch import Watch
+from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
 
@@ -41,26 +41,6 @@ def run_id_of(page: Page) -> int:
 
 def progress(page: Page) -> float:
     return page.eval_on_selector("#run-progress", "p => p.value")
-
-
-def sideways(page: Page) -> str | None:
-    """What sticks out past the right edge of a phone's screen, or None if the page fits.
-
-    A mobile browser widens its layout viewport to fit wide content, so window.innerWidth is no
-    yardstick; clientWidth of the root is the width the page was laid out for (the device's).
-    """
-    return page.evaluate("""() => {
-        const width = document.documentElement.clientWidth;
-        if (document.documentElement.scrollWidth <= width) return null;
-        // inside a .table-wrap a wide table scrolls in its box, which is fine
-        const out = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > width + 1
-            && !e.parentElement.closest(".table-wrap"));
-        const outermost = out.filter((e) => !out.includes(e.parentElement));
-        const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + [...e.classList].map((c) => "." + c).join("");
-        return `${document.documentElement.scrollWidth}px wide on a ${width}px screen: ` + outermost.slice(0, 5)
-            .map((e) => `${name(e)} in ${name(e.closest("[id]") || e.parentElement)} (right edge ${Math.round(e.getBoundingClientRect().right)}px)`)
-            .join(", ");
-    }""")
 
 
 def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):

@@ -1,4 +1,4 @@
-"""What every browser test checks after each step: nothing went wrong in the page."""
+"""What every browser test checks after each step: nothing went wrong, and the page fits a phone."""
 from playwright.sync_api import Page
 
 
@@ -29,3 +29,23 @@ class Watch:
     def clean(self, step: str) -> None:
         problems, self.problems[:] = list(self.problems), []
         assert not problems, f"{step}:\n" + "\n".join(problems)
+
+
+def sideways(page: Page) -> str | None:
+    """What sticks out past the right edge of a phone's screen, or None if the page fits.
+
+    A mobile browser widens its layout viewport to fit wide content, so window.innerWidth is no
+    yardstick; clientWidth of the root is the width the page was laid out for (the device's).
+    """
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        if (document.documentElement.scrollWidth <= width) return null;
+        // inside a .table-wrap a wide table scrolls in its box, which is fine
+        const out = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > width + 1
+            && !e.parentElement.closest(".table-wrap"));
+        const outermost = out.filter((e) => !out.includes(e.parentElement));
+        const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + [...e.classList].map((c) => "." + c).join("");
+        return `${document.documentElement.scrollWidth}px wide on a ${width}px screen: ` + outermost.slice(0, 5)
+            .map((e) => `${name(e)} in ${name(e.closest("[id]") || e.parentElement)} (right edge ${Math.round(e.getBoundingClientRect().right)}px)`)
+            .join(", ");
+    }""")
