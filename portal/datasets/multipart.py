@@ -16,6 +16,8 @@ from portal.errors import Invalid
 FILE_FIELD = "file"
 MAX_HEADERS = 64 * 1024  # preamble and part headers together
 MAX_PARTS = 100
+_QUOTED_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*"([^"]*)"', re.IGNORECASE)
+_EXTENDED_FILENAME = re.compile(r"(?:^|;)\s*filename\*\s*=", re.IGNORECASE)
 # RFC 2046 bchars (ASCII); a boundary such as boundary*=UTF-8''%E2%82%AC is not one
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]")
 
@@ -34,6 +36,10 @@ def _headers(block: bytes) -> tuple[str | None, str | None]:
         name, _, value = line.decode("utf-8", "replace").partition(":")
         if name.strip().lower() == "content-disposition":
             _, options = parse_options_header(value.strip())
+            literal = _QUOTED_FILENAME.search(value)
+            if literal and not _EXTENDED_FILENAME.search(value):
+                # browsers send a backslash as it is (C:\Users\me\t.jsonl); unquoting would drop it
+                return options.get("name"), literal.group(1)
             return options.get("name"), options.get("filename")
     raise Invalid("malformed multipart body: a part has no Content-Disposition")
 

@@ -15,7 +15,9 @@ from portal.i18n import _l
 
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt")
-MAX_FILENAME = 200
+# in UTF-8 bytes: `<upload_id>_<name>` (37 more) must fit a filesystem's 255-byte names, with
+# room for the `.deid` a de-identified copy adds
+MAX_FILENAME_BYTES = 200
 _UNSAFE = re.compile(r"[^\w.+-]+")  # \w is Unicode-aware: 训练集.jsonl keeps its name
 
 
@@ -66,8 +68,10 @@ def sanitize_filename(raw: str | None) -> str:
     name = unicodedata.normalize("NFC", parts[-1].strip())
     name = _UNSAFE.sub("_", name).lstrip("._")
     stem, dot, suffix = name.rpartition(".")
-    if len(name) > MAX_FILENAME:
-        name = (stem[:MAX_FILENAME - len(suffix) - 1] + "." + suffix) if dot else name[:MAX_FILENAME]
+    size = len(name.encode("utf-8"))
+    if size > MAX_FILENAME_BYTES:
+        raise Invalid(f"the file name is {size} bytes in UTF-8; at most {MAX_FILENAME_BYTES} are allowed "
+                      f"(a Chinese character takes 3)")
     if not name or not dot or not stem:
         raise Invalid(_l("the file name %(name)s needs a name and one of the suffixes %(suffixes)s", name=repr(raw),
                          suffixes=", ".join(SUFFIXES)))

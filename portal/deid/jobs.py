@@ -105,7 +105,9 @@ def _lines(handle, job_id: int, output_id: str):
 
 def _output_name(name: str) -> str:
     path = PurePosixPath(name)
-    return f"{path.stem}.deid{'.txt' if path.suffix.lower() == '.txt' else '.jsonl'}"
+    suffix = f".deid{'.txt' if path.suffix.lower() == '.txt' else '.jsonl'}"
+    stem = path.stem.encode("utf-8")[:paths.MAX_FILENAME_BYTES - len(suffix)].decode("utf-8", "ignore")
+    return stem + suffix
 
 
 def run(job_id: int) -> None:
