@@ -218,9 +218,11 @@ class RunsHandler:
         now = time.monotonic()
         for run in started:
             if run.handle is None:
-                if not supervisor.in_pool(("launch", run.id)):  # the portal died between `starting` and launch
+                # the portal died between `starting` and the launch; the row is checked again in the
+                # UPDATE, as our own launch may have recorded its handle since we read it
+                if not supervisor.in_pool(("launch", run.id)):
                     transition(run, "lost", STARTED, "the portal stopped while launching this run; it is not "
-                                                     "launched again", "error")
+                                                     "launched again", "error", when=Run.handle.is_(None))
                     db.session.commit()
                 continue
             followed = self.followed.setdefault(run.id, Followed())

@@ -14,13 +14,17 @@ from portal.supervisor import placement
 from portal.timeutil import utcnow
 
 
-def transition(run: Run, to: str, allowed: tuple[str, ...], message: str, level: str = "info",
+def transition(run: Run, to: str, allowed: tuple[str, ...], message: str, level: str = "info", when=None,
                **values) -> bool:
-    """Move `run` from one of `allowed` to `to` (setting `values`), with its event. True if it won."""
+    """Move `run` from one of `allowed` to `to` (setting `values`), with its event. True if it won.
+
+    `when` is an extra condition on the row (e.g. `Run.handle.is_(None)`), checked in the same UPDATE.
+    """
     if to in ENDED:
         values = {"ended_at": utcnow(), "eta_seconds": None, **values}
+    where = [Run.id == run.id, Run.status.in_(allowed)] + ([when] if when is not None else [])
     won = db.session.execute(
-        update(Run).where(Run.id == run.id, Run.status.in_(allowed)).values(status=to, **values)
+        update(Run).where(*where).values(status=to, **values)
         .execution_options(synchronize_session="fetch")).rowcount == 1
     if not won:
         db.session.refresh(run)

@@ -131,8 +131,31 @@ def fence_in_force() -> Fence | None:
     return getattr(_local, "fence", None)
 
 
+# A commit is fenced when its transaction writes: flushed ORM changes, changes about to be
+# flushed, or an INSERT/UPDATE/DELETE run through the session. A read-only commit stays free
+# (no extra write per run per tick).
+_WRITES = "portal.fenced_writes"
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context) -> None:
+    session.info[_WRITES] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WRITES] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _ended(session: Session) -> None:
+    session.info.pop(_WRITES, None)
+
+
 @event.listens_for(Session, "before_commit")
 def _guard_commit(session: Session) -> None:
     fence = fence_in_force()
-    if fence is not None:
+    if fence is not None and (session.info.get(_WRITES) or session.new or session.dirty or session.deleted):
         fence.guard(session)

@@ -138,3 +138,27 @@ def test_an_exception_while_launching_fails_the_run_with_its_message(app, client
     assert done["progress"] == 0.0
     events = client.get(f"/v1/runs/{run_id}/logs", headers=h).get_json()["items"]
     assert events[-1]["message"].startswith("failed to start: ") and "null" in events[-1]["message"]
+
+
+def test_a_launch_recorded_after_the_tick_read_its_row_is_not_taken_for_lost(app, client, token, training,
+                                                                            supervisor, ticker):
+    """The tick read `starting` without a handle; the launch then records it and leaves the pool."""
+    h = token["operator"]
+    make_project(client, h, start_command=SLEEPER)
+    run_id = start(client, h)["id"]
+    gate = threading.Event()
+    busy = [supervisor.pool.submit(gate.wait, 60) for _ in range(supervisor.pool._max_workers)]
+    supervisor.tick()  # places it; the launch waits in the full pool
+    runs = next(h for h in supervisor.handlers if type(h).__name__ == "RunsHandler")
+    with app.app_context():
+        stale = list(db.session.scalars(db.select(Run).filter_by(id=run_id)))
+        assert stale[0].status == "starting" and stale[0].handle is None
+        gate.set()
+        for future in busy:
+            future.result(10)
+        wait_for(lambda: handle_of(app, run_id) and not supervisor.in_pool(("launch", run_id)), 30)
+        runs._ask(supervisor, stale)  # what that tick goes on to do with the row it read
+    assert ticker.run(run_id)["status"] == "running"
+    assert alive(handle_of(app, run_id))
+    client.post(f"/v1/runs/{run_id}/stop", headers=h)
+    ticker.until(run_id, "cancelled")
