@@ -13,7 +13,7 @@ from datetime import datetime
 from babel import Locale
 from babel.dates import format_skeleton
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import format_decimal, format_percent, get_locale, gettext, to_user_timezone
+from flask_babel import force_locale, format_decimal, format_percent, get_locale, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
@@ -148,6 +148,37 @@ def role_label(value) -> str:
     return str(ROLE_LABELS.get(value, value))
 
 
+def N_(msgid: str, **params) -> dict:
+    """A message kept in a row (a run event, a notification) and translated when it is read.
+
+    `N_` is a Babel keyword, so `scripts/i18n update` extracts `msgid`; store the dict (JSON)
+    and show it with the `translated` filter or `translated()`.
+    """
+    return {"msgid": msgid, "params": params}
+
+
+def translated(value) -> str:
+    """A stored message in the reader's language; a plain string (an older row) as it is."""
+    if isinstance(value, dict) and "msgid" in value:
+        return gettext(value["msgid"], **(value.get("params") or {}))
+    return "" if value is None else str(value)
+
+
+def locale_of(user_id: int | None) -> str:
+    """The language to write to a user in when no request is theirs (e-mails, webhooks)."""
+    from portal.account import services
+
+    preference = services.preference_for(user_id) if user_id is not None else None
+    if preference is not None and preference.locale in LOCALES:
+        return preference.locale
+    return current_app.config["PORTAL"].default_locale
+
+
+def speaking_to(user_id: int | None):
+    """`with speaking_to(user.id): gettext(...)` renders in that user's language (a notification)."""
+    return force_locale(locale_of(user_id))
+
+
 def upload_messages() -> dict[str, str]:
     """What static/js/upload.js says, in the page's language (it reads them from data-messages)."""
     return {
@@ -171,7 +202,7 @@ def init_app(app: Flask) -> None:
     # {% trans %} blocks collapse their whitespace, as babel.cfg's extraction does: the ids must match
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters.update(status_label=status_label, role_label=role_label, number=format_decimal,
-                                 percent=format_percent, duration=duration)
+                                 percent=format_percent, duration=duration, translated=translated)
     app.jinja_env.globals.update(format_when=when, languages=LANGUAGE_NAMES, upload_messages=upload_messages)
 
     @app.context_processor
@@ -180,4 +211,5 @@ def init_app(app: Flask) -> None:
         return {"locale": locale, "html_lang": HTML_LANG.get(locale, locale.replace("_", "-"))}
 
 
-__all__ = ["_l", "gettext", "init_app", "when", "duration", "status_label", "role_label", "negotiate"]
+__all__ = ["_l", "N_", "gettext", "init_app", "when", "duration", "status_label", "role_label", "negotiate",
+           "translated", "speaking_to"]

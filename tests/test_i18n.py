@@ -166,3 +166,25 @@ def test_a_language_chosen_on_the_sign_in_page_becomes_the_users(app, client, us
     token = CSRF_META.search(page(other, "/login")).group(1)
     other.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token})
     assert "<h1>项目</h1>" in page(other, "/ui/projects/", {"Accept-Language": "en"})
+
+
+def test_stored_messages_are_translated_when_read(app):
+    from portal.i18n import N_, translated
+
+    stored = N_("Run #%(number)s queued.", number=3)  # what a row keeps
+    with app.test_request_context("/", headers=ZH):
+        assert translated(stored) == "训练任务 #3 已加入队列。" and translated("started (pid 7)") == "started (pid 7)"
+    with app.test_request_context("/"):
+        assert translated(stored) == "Run #3 queued."
+
+
+def test_notifications_speak_the_recipients_language(app, users):
+    from portal.account import services
+    from portal.i18n import gettext, speaking_to
+
+    with app.app_context():
+        services.update(users["operator"], locale="zh_CN")
+        with speaking_to(users["operator"]):
+            assert gettext("Run #%(number)s queued.", number=4) == "训练任务 #4 已加入队列。"
+        with speaking_to(users["viewer"]):  # chose nothing: the server's default
+            assert gettext("Run #%(number)s queued.", number=4) == "Run #4 queued."
