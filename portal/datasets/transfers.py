@@ -27,10 +27,13 @@ from portal.timeutil import utcnow
 MULTIPART_SLACK = 1 << 20  # a multipart body is its file plus headers and boundaries
 LOCK_WAIT_SECONDS = 15.0
 STRAY_PART_SECONDS = 120.0
-# resumable uploads: sha256 of the bytes so far, per upload, in this process. A chunk that
-# lands in another worker (or after a restart) finds none, and completion rehashes the file.
-_hashers: dict[str, tuple[int, "hashlib._Hash"]] = {}
+# resumable uploads: sha256 of the bytes so far, per upload, in this process, with the row's
+# write generation it is valid for. Every chunk raises the generation (under the file lock), so a
+# chunk written by another worker (or a re-send there) makes this copy stale; a stale or missing
+# hasher means completion rehashes the file from disk.
+_hashers: dict[str, tuple[int, int, "hashlib._Hash"]] = {}  # upload id → (generation, offset, hasher)
 _hashers_lock = threading.Lock()
+MAX_HASHERS = 64  # uploads whose last chunk went elsewhere leave theirs here: keep the newest
 
 
 class Ref(NamedTuple):
@@ -213,11 +216,17 @@ def append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFi
                               received=item.bytes_received))
         if length is not None and offset + length > item.bytes_expected:
             raise Invalid(_l("the chunk ends past the upload length of %(length)s bytes", length=item.bytes_expected))
+        generation = item.write_generation
+        db.session.execute(update(DatasetFile).where(DatasetFile.id == upload_id)
+                           .values(write_generation=DatasetFile.write_generation + 1),
+                           execution_options={"synchronize_session": False})
+        db.session.commit()
         os.ftruncate(fd, offset)
         os.lseek(fd, offset, os.SEEK_SET)
         with _hashers_lock:
             known = _hashers.pop(upload_id, None)
-        hasher = known[1] if known and known[0] == offset else (hashlib.sha256() if offset == 0 else None)
+        hasher = known[2] if known and known[:2] == (generation, offset) else (
+            hashlib.sha256() if offset == 0 else None)
         writer = uploads.Writer(fd, limit=item.bytes_expected, checkpoint=partial(checkpoint, upload_id),
                                 offset=offset, hasher=hasher)
 
@@ -227,13 +236,21 @@ def append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFi
             finally:  # keep what arrived, even from a client that vanished mid-chunk
                 writer.settle()
                 if checkpoint(upload_id, writer.total) and hasher is not None:
-                    with _hashers_lock:
-                        _hashers[upload_id] = (writer.total, writer.hasher)
+                    _keep_hasher(upload_id, generation + 1, writer.total, writer.hasher)
         _stream_errors(lambda: None, run)
+        db.session.refresh(item)
+        # completed while the lock is held: a chunk waiting for it must find the upload finished,
+        # not rewrite the file between our hash and the rename
+        return _complete_locked(item) if item.bytes_received == item.bytes_expected else item
     finally:
         os.close(fd)
-    db.session.refresh(item)
-    return complete(upload_id) if item.bytes_received == item.bytes_expected else item
+
+
+def _keep_hasher(upload_id: str, generation: int, offset: int, hasher) -> None:
+    with _hashers_lock:
+        _hashers[upload_id] = (generation, offset, hasher)
+        while len(_hashers) > MAX_HASHERS:
+            del _hashers[next(iter(_hashers))]
 
 
 def _sha256_of(path) -> str:
@@ -249,6 +266,26 @@ def complete(upload_id: str) -> DatasetFile:
     item = get_upload(upload_id)
     if item.status in COMPLETE:
         return item
+    try:
+        fd = os.open(paths.part_path(item.dataset.name, upload_id), os.O_RDONLY)
+    except FileNotFoundError:  # finished (renamed) or removed meanwhile
+        db.session.refresh(item)
+        if item.status in COMPLETE:
+            return item
+        raise Conflict(_l("the upload is %(status)s", status=item.status)) from None
+    try:
+        _lock(fd)
+        db.session.refresh(item)
+        return _complete_locked(item)
+    finally:
+        os.close(fd)
+
+
+def _complete_locked(item: DatasetFile) -> DatasetFile:
+    """`complete`, by the holder of the part file's lock."""
+    upload_id = item.id
+    if item.status in COMPLETE:
+        return item
     if item.status != "receiving":
         raise Conflict(_l("the upload is %(status)s", status=item.status))
     if item.bytes_received != item.bytes_expected:
@@ -257,8 +294,8 @@ def complete(upload_id: str) -> DatasetFile:
     with _hashers_lock:
         known = _hashers.pop(upload_id, None)
     ref = Ref.of(item)
-    sha = known[1].hexdigest() if known and known[0] == item.bytes_received else _sha256_of(
-        paths.part_path(ref.dataset, upload_id))
+    fresh = known and known[:2] == (item.write_generation, item.bytes_received)
+    sha = known[2].hexdigest() if fresh else _sha256_of(paths.part_path(ref.dataset, upload_id))
     return _stream_errors(lambda: None, lambda: finish(ref, item.bytes_received, sha))
 
 
