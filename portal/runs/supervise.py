@@ -258,6 +258,7 @@ class RunsHandler:
                 except Exception:
                     log.exception("following run %s failed", run_id)
                     db.session.rollback()
+                    self.followed.pop(run_id, None)  # its parsers saw bytes the rolled-back row did not
 
     def _apply_seen(self, run_id: int, executor: Executor, seen: Seen) -> None:
         run = db.session.get(Run, run_id)

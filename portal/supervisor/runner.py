@@ -67,6 +67,11 @@ class Supervisor:
         """Renew or take the lease, then run the handlers if we hold it. Returns `active`."""
         started = time.monotonic()
         with self.app.app_context():
+            # One session per tick, dropped at its end, so what a tick loads is fresh. Commits keep
+            # it loaded: expiring every row at each of a tick's many commits made each commit cost
+            # as much as all the rows (and reloaded each run). State changes are conditional
+            # UPDATEs in the database, so a row a user changed meanwhile is never overwritten.
+            db.session().expire_on_commit = False
             try:
                 self.hold()
                 if self.active:
