@@ -148,6 +148,12 @@ def role_label(value) -> str:
     return str(ROLE_LABELS.get(value, value))
 
 
+def marked(text: str) -> str:
+    """Marks product text kept as data (built-in policy descriptions) for extraction; pages show
+    it with `_(text)`, the API as it is."""
+    return text
+
+
 def N_(msgid: str, **params) -> dict:
     """A message kept in a row (a run event, a notification) and translated when it is read.
 

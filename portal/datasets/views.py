@@ -17,8 +17,8 @@ def _config_choices() -> list[tuple[str, str]]:
     try:
         from portal.configs.services import list_configs
     except ImportError:
-        return [("", "none")]
-    return [("", "none")] + [(c.name, c.name) for c in list_configs(limit=500)]
+        return [("", _("none"))]
+    return [("", _("none"))] + [(c.name, c.name) for c in list_configs(limit=500)]
 
 
 @bp.get("/")

@@ -19,6 +19,7 @@ import yaml
 
 from portal.deid.entities import BUILTIN, CONTEXTUAL, VALIDATED
 from portal.deid.schema import CustomEntity, Rule, check_custom, check_rule
+from portal.i18n import marked
 
 
 class PolicyError(ValueError):
@@ -74,15 +75,15 @@ def builtin_policies() -> dict[str, Policy]:
     same kinds their way; ``strict`` also tags passports, postcodes and person names."""
     return {
         "default": Policy("default", {kind: Rule("tag") for kind in VALIDATED},
-                          description="tag every validator-backed entity"),
+                          description=marked("tag every validator-backed entity")),
         "mask": Policy("mask", {
             kind: Rule("mask", {"keep_first": first, "keep_last": last, "char": "*"})
             for kind, (first, last) in _MASKS.items()
-        }, description="mask every validator-backed entity, keeping a few characters"),
+        }, description=marked("mask every validator-backed entity, keeping a few characters")),
         "pseudonymize": Policy("pseudonymize", {kind: Rule("pseudonymize") for kind in VALIDATED},
-                               description="replace every validator-backed entity by a valid fake"),
+                               description=marked("replace every validator-backed entity by a valid fake")),
         "strict": Policy("strict", {kind: Rule("tag") for kind in VALIDATED + CONTEXTUAL},
-                         description="tag everything, including context-only kinds and names"),
+                         description=marked("tag everything, including context-only kinds and names")),
     }
 
 
