@@ -52,6 +52,10 @@ class TooLarge(PortalError):
     status = 413
 
 
+class TooMany(PortalError):
+    status = 429
+
+
 def found(value, message: "str | LazyString"):
     """`value`, or NotFound(message) when the lookup that produced it found nothing."""
     if value is None:

@@ -246,7 +246,9 @@ def _header_text(value: str | None) -> str | None:
 @operation(bp, "PUT", "/v1/datasets/<dataset_id>/files", summary="Upload a file (streamed)", tag="datasets",
            response=UploadResult, request_body=MULTIPART_BODY,
            errors={**NOT_FOUND, 400: "Bad file name, empty file, malformed body, or the client went away",
-                   409: "The upload was cancelled while it streamed", 413: "Larger than PORTAL_MAX_UPLOAD_BYTES"})
+                   409: "The upload was cancelled while it streamed", 413: "Larger than PORTAL_MAX_UPLOAD_BYTES",
+                   429: "Too many uploads in flight (PORTAL_MAX_UPLOADS_PER_USER)",
+                   507: "Not enough free space on the training disk"})
 def upload_file(dataset_id: str):
     """Small files (PORTAL_VALIDATE_INLINE_BYTES) come back validated (`ready`/`invalid`);
     larger ones come back `validating` and the supervisor validates them, with progress."""

@@ -30,7 +30,9 @@ CHUNK_BODY = {"required": True, "description": "the chunk's bytes (application/o
               "content": {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}},
                           "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 CHUNK_ERRORS = {**NOT_FOUND, 400: "Missing or bad offset, or the chunk ends past the length",
-                409: "The offset is past the server's (ask HEAD), or the upload is no longer receiving"}
+                409: "The offset is past the server's (ask HEAD), or the upload is no longer receiving",
+                429: "Too many uploads in flight (PORTAL_MAX_UPLOADS_PER_USER)",
+                507: "Not enough free space on the training disk"}
 
 
 class ResumableCreate(BaseModel):
@@ -120,7 +122,8 @@ def patch_upload(upload_id: str):
     offset = _int_header("Upload-Offset")
     if offset is None:
         raise Invalid("Upload-Offset is required")
-    return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length))
+    return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length,
+                                    current_user.id))
 
 
 @operation(bp, "PUT", "/v1/uploads/<upload_id>", summary="Send a chunk with Content-Range", tag="uploads",
@@ -131,11 +134,12 @@ def put_upload(upload_id: str):
         offset = _int_header("Upload-Offset")
         if offset is None:
             raise Invalid("Content-Range: bytes START-END/TOTAL (or Upload-Offset) is required")
-        return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length))
+        return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length,
+                                        current_user.id))
     start, end = int(match.group(1)), int(match.group(2))
     if end < start or end > INT64_MAX or (request.content_length is not None and request.content_length != end - start + 1):
         raise Invalid("Content-Range does not match the body's length")
-    return _answer(transfers.append(upload_id, uploads.body_of(request), start, end - start + 1))
+    return _answer(transfers.append(upload_id, uploads.body_of(request), start, end - start + 1, current_user.id))
 
 
 for _view in (patch_upload, put_upload):

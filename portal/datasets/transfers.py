@@ -17,7 +17,7 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from portal.datasets import multipart, paths, services, uploads
+from portal.datasets import inflight, multipart, paths, services, uploads
 from portal.datasets.models import COMPLETE, DatasetFile
 from portal.errors import Conflict, Invalid, TooLarge, found
 from portal.extensions import db
@@ -159,7 +159,8 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
             raise Invalid(_l("the file is empty"))
         return finish(state["ref"], writer.total, writer.hexdigest())
 
-    return _stream_errors(lambda: state.get("ref"), run)
+    with inflight.admit(created_by, on_refuse=partial(uploads.abandon, stream)):
+        return _stream_errors(lambda: state.get("ref"), run)
 
 
 def get_upload(upload_id: str) -> DatasetFile:
@@ -197,8 +198,13 @@ def _lock(fd: int) -> None:
             time.sleep(0.05)
 
 
-def append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFile:
+def append(upload_id: str, stream, offset: int, length: int | None, by: int | None = None) -> DatasetFile:
     """Write a chunk at `offset` (at most the server's offset: bytes past it are sent again)."""
+    with inflight.admit(by, on_refuse=partial(uploads.abandon, stream)):
+        return _append(upload_id, stream, offset, length)
+
+
+def _append(upload_id: str, stream, offset: int, length: int | None) -> DatasetFile:
     item = get_upload(upload_id)
     if item.kind != "resumable":
         raise Conflict(_l("only resumable uploads take chunks"))

@@ -133,6 +133,7 @@ class SocketBody:
                 try:
                     got = self.sock.recv_into(view, len(view), socket.MSG_WAITALL)
                 except OSError as error:  # reset, or the timeout
+                    abandon(self)  # gunicorn would otherwise wait for the rest to drain it
                     raise Disconnected() from error
                 if not got:
                     raise Disconnected()
@@ -142,11 +143,22 @@ class SocketBody:
             self.sock.settimeout(previous)
 
 
+def abandon(body) -> None:
+    """Read no more of this body: the connection's read side is shut, so gunicorn (which drains
+    an unread body before the next request) gets end-of-file at once instead of waiting, holding
+    a thread, for a client that stalls."""
+    if isinstance(body, SocketBody):
+        try:
+            body.sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
+
 def body_of(request):
     """The fastest reader of this request's body: gunicorn's socket, else the WSGI stream."""
     from flask import current_app
 
-    timeout = float(current_app.config["PORTAL"].upload_stale_seconds)
+    timeout = float(current_app.config["PORTAL"].upload_idle_seconds)  # per read: a stalled client ends
     return SocketBody.of(request.environ, timeout) or request.stream
 
 

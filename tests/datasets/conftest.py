@@ -87,14 +87,16 @@ def _flask(env, *args, stdin=None) -> str:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+def live_server(tmp_path_factory, request):
+    """One per test module; a module's LIVE_SERVER_ENV adds or overrides settings."""
     tmp = tmp_path_factory.mktemp("datasets-live")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "TRAINING_"))}
     env.update(PORTAL_DATA_DIR=str(tmp / "data"), PORTAL_TRAINING_DIR=str(tmp / "training"),
-               PORTAL_BIND=f"127.0.0.1:{port}", PORTAL_WORKERS="1", PORTAL_THREADS="4",
+               # 6 threads: 4 for uploads at once, and the 2 that uploads always leave free
+               PORTAL_BIND=f"127.0.0.1:{port}", PORTAL_WORKERS="1", PORTAL_THREADS="6",
                PORTAL_EMBEDDED_SUPERVISOR="off", PORTAL_MAX_UPLOAD_BYTES="1GiB", FLASK_APP="wsgi",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **getattr(request.module, "LIVE_SERVER_ENV", {}))
     _flask(env, "db", "upgrade")
     _flask(env, "users", "create", "uploader", "--role", "operator", "--password-stdin", stdin="a-long-password-1\n")
     token = _flask(env, "tokens", "create", "uploader").splitlines()[-1]
