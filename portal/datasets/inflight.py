@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from flask import current_app
 
 from portal.errors import TooMany
+from portal.i18n import _l
 
 FREE_THREADS = 2  # kept for pages, the API and health checks
 
@@ -30,10 +31,10 @@ class Admission:
             if refused and on_refuse is not None:
                 on_refuse()
             if self._per_user[user_id] >= per_user:
-                raise TooMany(f"you already have {per_user} uploads in flight (PORTAL_MAX_UPLOADS_PER_USER); "
-                              f"wait for one to finish")
+                raise TooMany(_l("you already have %(count)s uploads in flight (PORTAL_MAX_UPLOADS_PER_USER); "
+                                 "wait for one to finish", count=per_user))
             if self._total >= total:
-                raise TooMany("the server is receiving as many uploads as it can; retry in a moment")
+                raise TooMany(_l("the server is receiving as many uploads as it can; retry in a moment"))
             self._per_user[user_id] += 1
             self._total += 1
         try:
