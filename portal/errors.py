@@ -10,6 +10,7 @@ still works and is shown as it is (logs, the CLI and the supervisor never need a
 """
 from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import LazyString, lazy_gettext
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
@@ -93,6 +94,7 @@ HTTP_MESSAGES = {
     413: lazy_gettext("What was sent is too large."),
     500: lazy_gettext("Something went wrong on the server; the log has the details."),
 }
+CSRF_MESSAGE = lazy_gettext("This form has expired or came from another page: reload the page and send it again.")
 
 
 def init_app(app: Flask) -> None:
@@ -112,6 +114,8 @@ def init_app(app: Flask) -> None:
             headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
             return json_error(error.code or 500, error.description, headers)
         message = error.description
-        if message == type(error).description and error.code in HTTP_MESSAGES:
+        if isinstance(error, CSRFError):
+            message = CSRF_MESSAGE
+        elif message == type(error).description and error.code in HTTP_MESSAGES:
             message = HTTP_MESSAGES[error.code]
         return render_template("error.html", status=error.code, message=message), error.code

@@ -188,3 +188,10 @@ def test_notifications_speak_the_recipients_language(app, users):
             assert gettext("Run #%(number)s queued.", number=4) == "训练任务 #4 已加入队列。"
         with speaking_to(users["viewer"]):  # chose nothing: the server's default
             assert gettext("Run #%(number)s queued.", number=4) == "Run #4 queued."
+
+
+def test_error_pages_speak_the_readers_language(auth, client, users):
+    missing = client.get("/ui/nowhere", headers=ZH)
+    assert missing.status_code == 404 and "该地址不存在。" in missing.get_data(as_text=True)
+    stale = client.post("/login", data={"username": "admin", "password": PASSWORD}, headers=ZH)  # no CSRF token
+    assert stale.status_code == 400 and "表单已过期" in stale.get_data(as_text=True)

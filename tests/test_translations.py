@@ -33,7 +33,7 @@ NAMES = ("LLaMA-Factory", "dataset_info.json", "vLLM", "sha256", "TiB", "GiB", "
 ATTRIBUTES = re.compile(r'\b(?:title|placeholder|aria-label|alt|hx-confirm)="([^"{]*)"')
 WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")  # a word with a lowercase letter: not an acronym like GPU
 GETTEXT = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
-DOMAIN_ERRORS = {"Invalid", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge", "PortalError"}
+DOMAIN_ERRORS = {"Invalid", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge", "TooMany", "PortalError"}
 MARKERS = {"_", "_l", "gettext", "ngettext", "pgettext", "lazy_gettext", "lazy_pgettext", "lazy_ngettext"}
 
 

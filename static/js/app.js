@@ -11,7 +11,7 @@ document.addEventListener("htmx:responseError", (event) => {
   // show the server's message instead of failing silently
   const flashes = document.getElementById("flashes");
   if (!flashes) return;
-  let message = event.detail.xhr.statusText || "Request failed";
+  let message = event.detail.xhr.statusText || document.body.dataset.requestFailed;
   try { message = JSON.parse(event.detail.xhr.responseText).detail || message; } catch (_) { /* HTML error page */ }
   const div = document.createElement("div");
   div.className = "flash flash-error";
