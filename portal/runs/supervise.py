@@ -30,6 +30,7 @@ log = logging.getLogger("portal.runs")
 READ_LIMIT = 4 * 1024 * 1024  # per run per tick, so one chatty run cannot starve the others
 FINAL_READ_LIMIT = 256 * 1024 * 1024  # what an ended run may still have to say, read at once
 ARTIFACT_SCAN_SECONDS = 30.0
+LAUNCH_SECONDS = 120.0  # a launch still in the pool after this fails its run (docker calls time out at 30 s)
 
 
 @dataclass
@@ -113,11 +114,15 @@ def launch(run_id: int) -> None:
     on = f" on GPUs {', '.join(run.gpus)}" if run.gpus else ""
     started = {"handle": handle, "started_at": utcnow(), "status_reason": "", "progress": max(run.progress, 0.05)}
     try:
-        if not transition(run, "running", ("starting",), f"started{where}{on} (pid {handle.get('pid')})",
-                          **started):
-            for key, value in started.items():  # a stop came while it launched: it is stopped next tick
+        if transition(run, "running", ("starting",), f"started{where}{on} (pid {handle.get('pid')})", **started):
+            pass
+        elif run.status == "stopping":  # a stop came while it launched: it is signalled next tick
+            for key, value in started.items():
                 setattr(run, key, value)
             log_event(run, f"started{where}{on} (pid {handle.get('pid')}) while a stop was requested")
+        else:  # the run ended meanwhile (its launch outlived LAUNCH_SECONDS): nobody would follow it
+            executor.signal(handle, "SIGKILL")
+            log_event(run, f"killed what the late launch started (pid {handle.get('pid')})", "warning")
         db.session.commit()
     except lease.LeaseLost:
         db.session.rollback()
@@ -205,6 +210,7 @@ class RunsHandler:
     def __init__(self):
         self.followed: dict[int, Followed] = {}
         self.observing: dict[str, object] = {}  # executor name -> Future of observe()
+        self.launching: dict[int, float] = {}  # run id -> when its launch went to the pool
 
     def tick(self, supervisor) -> None:
         started = db.session.scalars(select(Run).where(Run.status.in_(STARTED)).order_by(Run.id)).all()
@@ -224,7 +230,12 @@ class RunsHandler:
                     transition(run, "lost", STARTED, "the portal stopped while launching this run; it is not "
                                                      "launched again", "error", when=Run.handle.is_(None))
                     db.session.commit()
+                elif now - self.launching.get(run.id, now) > LAUNCH_SECONDS:
+                    transition(run, "failed", STARTED, f"the launch did not finish within {LAUNCH_SECONDS:.0f}s",
+                               "error", when=Run.handle.is_(None), progress=0.0)
+                    db.session.commit()
                 continue
+            self.launching.pop(run.id, None)
             followed = self.followed.setdefault(run.id, Followed())
             scan = now - followed.scanned_at >= ARTIFACT_SCAN_SECONDS
             if run.executor not in self.observing:
@@ -312,6 +323,7 @@ class RunsHandler:
                             gpus=gpus, status_reason=""):
                 db.session.commit()  # recorded before the launch, so a crash never launches it twice
                 supervisor.submit(("launch", run.id), launch, run.id)
+                self.launching[run.id] = time.monotonic()
                 continue
             else:  # stopped meanwhile: its GPUs go back
                 db.session.rollback()

@@ -162,3 +162,24 @@ def test_a_launch_recorded_after_the_tick_read_its_row_is_not_taken_for_lost(app
     assert alive(handle_of(app, run_id))
     client.post(f"/v1/runs/{run_id}/stop", headers=h)
     ticker.until(run_id, "cancelled")
+
+
+def test_a_launch_stuck_in_the_pool_past_its_deadline_fails_the_run_and_starts_nothing(
+        app, client, token, training, supervisor, ticker, monkeypatch):
+    from portal.runs import supervise
+
+    h = token["operator"]
+    make_project(client, h, start_command=SLEEPER)
+    run_id = start(client, h)["id"]
+    gate = threading.Event()
+    busy = [supervisor.pool.submit(gate.wait, 60) for _ in range(supervisor.pool._max_workers)]
+    supervisor.tick()  # the launch waits behind a pool that does not answer
+    monkeypatch.setattr(supervise, "LAUNCH_SECONDS", 0.0)
+    done = ticker.until(run_id, "failed")
+    gate.set()
+    for future in busy:
+        future.result(10)
+    wait_for(lambda: not supervisor.in_pool(("launch", run_id)), 30)
+    assert handle_of(app, run_id) is None and done["progress"] == 0.0
+    events = client.get(f"/v1/runs/{run_id}/logs", headers=h).get_json()["items"]
+    assert events[-1]["message"] == "the launch did not finish within 0s"
