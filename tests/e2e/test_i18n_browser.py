@@ -38,7 +38,7 @@ def pages() -> dict:
 
 
 @pytest.fixture(scope="module")
-def chinese_session(browser, demo_server) -> dict:
+def chinese_session(browser, demo_server, screenshots) -> dict:
     """A signed-in admin who switched to 中文 with one click in a browser that asks for English."""
     context = browser.new_context(base_url=demo_server.base_url, locale="en-US",
                                   viewport={"width": 1280, "height": 800})
@@ -49,6 +49,7 @@ def chinese_session(browser, demo_server) -> dict:
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.get_by_role("button", name="中文").click()  # the sign-in page switches too
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    page.screenshot(path=screenshots / "zh-login.png", full_page=True)
     page.get_by_label("用户名").fill(DEMO_ADMIN[0])
     page.get_by_label("密码").fill(DEMO_ADMIN[1])
     page.get_by_role("button", name="登录").click()
