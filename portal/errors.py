@@ -57,6 +57,10 @@ class TooMany(PortalError):
     status = 429
 
 
+class InsufficientStorage(PortalError):
+    status = 507
+
+
 def found(value, message: "str | LazyString"):
     """`value`, or NotFound(message) when the lookup that produced it found nothing."""
     if value is None:

@@ -48,7 +48,8 @@ class JobInfo(BaseModel):
 
 @operation(bp, "POST", "/v1/datasets/<dataset_id>/files/<upload_id>/deidentify", summary="De-identify a file",
            tag="deid", body=JobCreate, response=JobInfo, status=202,
-           errors={**NOT_FOUND, 409: "The file is not validated yet"})
+           errors={**NOT_FOUND, 409: "The file is not validated yet",
+                   507: "Not enough free space for the de-identified copy"})
 def start_job(dataset_id: str, upload_id: str, body: JobCreate):
     """Queues a job; the supervisor writes `<name>.deid.jsonl` as a new file of the dataset."""
     return JobInfo.of(jobs.start(dataset_id, upload_id, body.policy_id, body.fields, body.with_mapping,

@@ -103,7 +103,8 @@ def _int_header(name: str) -> int | None:
 
 @operation(bp, "POST", "/v1/datasets/<dataset_id>/uploads", summary="Start a resumable upload", tag="uploads",
            body=ResumableCreate, body_required=False, response=UploadInfo, status=201,
-           errors={404: "No such dataset", 400: "Bad file name or length", 413: "Larger than PORTAL_MAX_UPLOAD_BYTES"})
+           errors={404: "No such dataset", 400: "Bad file name or length", 413: "Larger than PORTAL_MAX_UPLOAD_BYTES",
+                   507: "Not enough free space on the training disk"})
 def create_upload(dataset_id: str, body: ResumableCreate):
     filename = body.filename or _tus_filename(request.headers.get("Upload-Metadata", ""))
     length = body.length or _int_header("Upload-Length")

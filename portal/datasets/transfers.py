@@ -17,6 +17,7 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
+from portal import storage
 from portal.datasets import inflight, multipart, paths, services, uploads
 from portal.datasets.models import COMPLETE, DatasetFile
 from portal.errors import Conflict, Invalid, TooLarge, found
@@ -121,8 +122,12 @@ def _stream_errors(ref_of, run):
             fail(ref_of(), "failed", "the client disconnected")
         raise Invalid(_l("the client disconnected before the end of the body")) from None
     except BaseException as error:
+        full = storage.disk_full(paths.datasets_root()) if storage.is_disk_full(error) else None
         if ref_of():
-            fail(ref_of(), "failed", getattr(error, "message", None) or type(error).__name__)
+            fail(ref_of(), "failed", str(full.message) if full else getattr(error, "message", None)
+                 or type(error).__name__)
+        if full is not None:
+            raise full from None
         raise
 
 
@@ -136,6 +141,7 @@ def receive(dataset_id: str, stream, content_type: str, length: int | None, file
         raise TooLarge(_l("the file is larger than the limit of %(limit)s bytes (PORTAL_MAX_UPLOAD_BYTES)", limit=limit))
     if length == 0:
         raise Invalid(_l("the file is empty"))
+    storage.ensure_room(paths.datasets_root(), length, _settings().disk_reserve_bytes)
     state: dict = {}
 
     def open_writer(raw_name: str, kind: str, expected: int | None) -> uploads.Writer:
@@ -180,6 +186,7 @@ def cancel(upload_id: str) -> DatasetFile:
 def create_resumable(dataset_id: str, raw_name: str | None, length: int | None, created_by: int | None) -> DatasetFile:
     if not length or length < 0:
         raise Invalid(_l("the upload length must be a positive number of bytes (empty files are refused)"))
+    storage.ensure_room(paths.datasets_root(), length, _settings().disk_reserve_bytes)
     item = begin(services.get_dataset(dataset_id), raw_name, "resumable", length, created_by)
     open(paths.part_path(item.dataset.name, item.id), "xb").close()
     return item

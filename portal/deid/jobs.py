@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from flask import current_app
 from sqlalchemy import select
 
+from portal import storage
 from portal.datasets import paths, services as datasets, transfers
 from portal.deid import services, streams
 from portal.deid.models import DeidJob
@@ -43,6 +44,9 @@ def start(dataset_id: str, upload_id: str, policy_id: str, fields: list[str] | N
     clean = [f.strip() for f in fields or [] if f.strip()]
     if len(clean) > 50 or any(len(f) > 200 for f in clean):
         raise Invalid(_l("fields: at most 50 dotted paths of at most 200 characters"))
+    # the copy is about as large as its source (tags are rarely longer than what they replace)
+    storage.ensure_room(paths.datasets_root(), item.bytes_received,
+                        current_app.config["PORTAL"].disk_reserve_bytes)
     job = DeidJob(dataset_id=dataset_id, source_id=upload_id, policy_id=policy_id, fields=clean or None,
                   with_mapping=with_mapping, seed=seed, bytes_total=item.bytes_received, created_by=created_by)
     db.session.add(job)
@@ -128,7 +132,12 @@ def run(job_id: int) -> None:
                 counts = streams.deidentify_jsonl(sampler, lines, writer, job.fields)
         transfers.finish(ref, writer.size, writer.sha256.hexdigest())
     except Exception as error:  # any failure ends the job and removes its partial output
-        message = "the output file was cancelled" if isinstance(error, Stopped) else str(error) or type(error).__name__
+        if isinstance(error, Stopped):
+            message = "the output file was cancelled"
+        elif storage.is_disk_full(error):
+            message = str(storage.disk_full(paths.datasets_root()).message)
+        else:
+            message = str(error) or type(error).__name__
         transfers.fail(ref, "aborted", f"de-identification failed: {message}")
         _end(job_id, "failed", error=message[:500])
         log.warning("deid job %s failed: %s", job_id, message)
