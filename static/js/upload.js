@@ -110,8 +110,23 @@
       }
       if (cancelled) return;
       ui.cancel.remove();
-      ui.li.classList.add(`upload-${info.status}`);
-      ui.text.textContent = say("uploaded", { size: human(file.size), status: (messages.statuses || {})[info.status] || info.status });
+      const settle = () => {
+        ui.li.classList.remove("upload-validating");
+        ui.li.classList.add(`upload-${info.status}`);
+        ui.text.textContent = say("uploaded", { size: human(file.size), status: (messages.statuses || {})[info.status] || info.status });
+      };
+      settle();
+      // files over PORTAL_VALIDATE_INLINE_BYTES come back `validating`: the supervisor validates
+      // them after the upload, so ask until it has said ready or invalid
+      for (let wait = 1000; info.status === "validating"; wait = Math.min(wait * 1.5, 10000)) {
+        await new Promise((r) => setTimeout(r, wait));
+        try {
+          info = await request("GET", `/v1/uploads/${uploadId}`).done;
+        } catch (error) {
+          if (error.status === 404) break; // deleted meanwhile
+        }
+        settle();
+      }
     } catch (error) {
       if (cancelled) return;
       ui.cancel.remove();

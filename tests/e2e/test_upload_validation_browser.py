@@ -1,0 +1,34 @@
+"""A file over PORTAL_VALIDATE_INLINE_BYTES: the upload widget follows the supervisor's validation
+to its end instead of saying "validating" forever (issue 15.10)."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import DEMO_ADMIN
+
+pytestmark = pytest.mark.slow
+ALPACA = b'{"instruction": "Translate to French", "input": "good morning", "output": "bonjour"}\n'
+
+
+def test_a_file_validated_by_the_supervisor_ends_ready_in_the_widget(browser, demo_server, tmp_path):
+    base = demo_server.base_url
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(DEMO_ADMIN[0])
+    page.get_by_label("Password").fill(DEMO_ADMIN[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/")
+    page.locator("nav.mainnav").get_by_role("link", name="Datasets", exact=True).click()
+    page.get_by_role("button", name="New dataset").click()
+    page.get_by_label("Name").fill("validated-later")
+    page.get_by_role("button", name="Create dataset").click()
+    expect(page.locator("h1")).to_contain_text("validated-later")
+
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(ALPACA * (40 * 1024 * 1024 // len(ALPACA)))  # 40 MiB: over the default 32 MiB
+    page.set_input_files("#file-input", str(big))
+    row = page.locator("#upload-list li").first
+    expect(row).to_contain_text("uploaded · ready", timeout=120_000)
+    expect(row).to_have_class("upload upload-ready")
+    context.close()
