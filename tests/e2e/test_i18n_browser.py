@@ -74,6 +74,7 @@ def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session,
     for label in labels:
         nav.get_by_role("link", name=label, exact=True).click()
         expect(nav.locator('a[aria-current="page"]')).to_have_text(label)
+        page.wait_for_load_state("load")  # the stylesheets too: the font check reads computed styles
         heading = page.locator("main h1").inner_text()
         assert CJK.search(heading), f"{label}: heading {heading!r} is not Chinese"
         assert uses_a_chinese_font(page), f"{label}: no Simplified-Chinese font"
@@ -123,13 +124,12 @@ def test_the_choice_sticks_and_english_is_one_click_back(browser, demo_server, c
     context.set_default_timeout(10_000)
     page = context.new_page()
     watch = Watch(page)
-    page.goto("/login")  # a fresh browser asks for English and gets it until the user signs in
+    page.goto("/login?next=/ui/runs/")  # a fresh browser asks for English and gets it until the user signs in
     page.get_by_label("Username").fill(DEMO_ADMIN[0])
     page.get_by_label("Password").fill(DEMO_ADMIN[1])
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("main h1")).to_have_text("概览")  # the user's choice, not the browser's
-    page.wait_for_load_state("load")
-    page.goto("/ui/runs/")
+    expect(page.locator("main h1")).to_have_text("训练任务")  # the user's choice, not the browser's
+    page.wait_for_load_state("networkidle")  # the favicon too, or leaving the page aborts it
     page.get_by_role("button", name="English").click()
     expect(page).to_have_url(f"{base}/ui/runs/")
     expect(page.locator("main h1")).to_have_text("Runs")
