@@ -53,6 +53,11 @@ STATUS_LABELS = {
     "ok": lazy_pgettext("status", "ok"),
     "degraded": lazy_pgettext("status", "degraded"),
 }
+ARTIFACT_LABELS = {
+    "checkpoint": lazy_pgettext("artifact", "checkpoint"),
+    "weights": lazy_pgettext("artifact", "weights"),
+    "trainer_state": lazy_pgettext("artifact", "trainer state"),
+}
 ROLE_LABELS = {
     "viewer": lazy_pgettext("role", "viewer"),
     "operator": lazy_pgettext("role", "operator"),
@@ -148,6 +153,10 @@ def role_label(value) -> str:
     return str(ROLE_LABELS.get(value, value))
 
 
+def artifact_label(value) -> str:
+    return str(ARTIFACT_LABELS.get(value, value))
+
+
 def marked(text: str) -> str:
     """Marks product text kept as data (built-in policy descriptions) for extraction; pages show
     it with `_(text)`, the API as it is."""
@@ -207,8 +216,9 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     # {% trans %} blocks collapse their whitespace, as babel.cfg's extraction does: the ids must match
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.filters.update(status_label=status_label, role_label=role_label, number=format_decimal,
-                                 percent=format_percent, duration=duration, translated=translated)
+    app.jinja_env.filters.update(status_label=status_label, role_label=role_label, artifact_label=artifact_label,
+                                 number=format_decimal, percent=format_percent, duration=duration,
+                                 translated=translated)
     app.jinja_env.globals.update(format_when=when, languages=LANGUAGE_NAMES, upload_messages=upload_messages)
 
     @app.context_processor
