@@ -19,6 +19,7 @@ from portal.api.spec import operation
 from portal.datasets import paths, transfers, uploads
 from portal.datasets.models import DatasetFile
 from portal.errors import Invalid
+from portal.i18n import _l
 from portal.routing import INT64_MAX
 
 NOT_FOUND = {404: "No such upload"}
@@ -88,7 +89,7 @@ def _tus_filename(metadata: str) -> str | None:
             try:
                 return base64.b64decode(value).decode("utf-8")
             except ValueError:
-                raise Invalid("Upload-Metadata: filename is not base64 of UTF-8") from None
+                raise Invalid(_l("Upload-Metadata: filename is not base64 of UTF-8")) from None
     return None
 
 
@@ -97,7 +98,7 @@ def _int_header(name: str) -> int | None:
     if raw is None:
         return None
     if not _BYTES.fullmatch(raw.strip()) or int(raw) > INT64_MAX:
-        raise Invalid(f"{name} must be a number of bytes")
+        raise Invalid(_l("%(header)s must be a number of bytes", header=name))
     return int(raw)
 
 
@@ -122,7 +123,7 @@ def get_upload(upload_id: str):
 def patch_upload(upload_id: str):
     offset = _int_header("Upload-Offset")
     if offset is None:
-        raise Invalid("Upload-Offset is required")
+        raise Invalid(_l("Upload-Offset is required"))
     return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length,
                                     current_user.id))
 
@@ -134,12 +135,12 @@ def put_upload(upload_id: str):
     if not match:
         offset = _int_header("Upload-Offset")
         if offset is None:
-            raise Invalid("Content-Range: bytes START-END/TOTAL (or Upload-Offset) is required")
+            raise Invalid(_l("Content-Range: bytes START-END/TOTAL (or Upload-Offset) is required"))
         return _answer(transfers.append(upload_id, uploads.body_of(request), offset, request.content_length,
                                         current_user.id))
     start, end = int(match.group(1)), int(match.group(2))
     if end < start or end > INT64_MAX or (request.content_length is not None and request.content_length != end - start + 1):
-        raise Invalid("Content-Range does not match the body's length")
+        raise Invalid(_l("Content-Range does not match the body's length"))
     return _answer(transfers.append(upload_id, uploads.body_of(request), start, end - start + 1, current_user.id))
 
 

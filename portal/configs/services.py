@@ -181,7 +181,7 @@ def save_config(name: str, content: bytes | str, filename: str | None = None, by
         # otherwise surface there as ObjectDeletedError (a 500) instead of here
         db.session.refresh(row)
     except InvalidRequestError:
-        raise Conflict(f"config {name!r} was deleted while it was being saved; try again") from None
+        raise Conflict(_l("config %(name)s was deleted while it was being saved; try again", name=repr(name))) from None
     return row, checked
 
 

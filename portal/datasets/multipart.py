@@ -12,6 +12,7 @@ from werkzeug.http import parse_options_header
 
 from portal.datasets.uploads import Writer, chunks_of
 from portal.errors import Invalid
+from portal.i18n import _l
 
 FILE_FIELD = "file"
 MAX_HEADERS = 64 * 1024  # preamble and part headers together
@@ -26,7 +27,7 @@ def boundary_of(content_type: str) -> bytes:
     kind, options = parse_options_header(content_type)
     boundary = options.get("boundary", "")
     if kind != "multipart/form-data" or not _BOUNDARY.fullmatch(boundary):
-        raise Invalid("expected multipart/form-data with a boundary")
+        raise Invalid(_l("expected multipart/form-data with a boundary"))
     return boundary.encode("ascii")
 
 
@@ -41,7 +42,7 @@ def _headers(block: bytes) -> tuple[str | None, str | None]:
                 # browsers send a backslash as it is (C:\Users\me\t.jsonl); unquoting would drop it
                 return options.get("name"), literal.group(1)
             return options.get("name"), options.get("filename")
-    raise Invalid("malformed multipart body: a part has no Content-Disposition")
+    raise Invalid(_l("malformed multipart body: a part has no Content-Disposition"))
 
 
 class _Parser:
@@ -109,7 +110,7 @@ class _Parser:
             return self._bounded()
         self.parts += 1
         if self.parts > MAX_PARTS:
-            raise Invalid(f"malformed multipart body: more than {MAX_PARTS} parts")
+            raise Invalid(_l("malformed multipart body: more than %(count)s parts", count=MAX_PARTS))
         line_end = self.pending.find(b"\r\n")
         name, filename = _headers(bytes(self.pending[line_end + 2:end]))
         rest = bytes(self.pending[end + 4:])
@@ -121,7 +122,7 @@ class _Parser:
 
     def _bounded(self) -> None:
         if len(self.pending) > MAX_HEADERS:
-            raise Invalid("malformed multipart body: no boundary or part headers end within 64 KiB")
+            raise Invalid(_l("malformed multipart body: no boundary or part headers end within 64 KiB"))
 
 
 def copy_multipart(stream, content_type: str, expected: int | None,
@@ -135,6 +136,6 @@ def copy_multipart(stream, content_type: str, expected: int | None,
         parser.feed(chunk)
     if not parser.done:
         if parser.writer is not None:
-            raise Invalid("malformed multipart body: it ends inside the file")
-        raise Invalid(f"the multipart body has no file in field {FILE_FIELD!r}")
+            raise Invalid(_l("malformed multipart body: it ends inside the file"))
+        raise Invalid(_l("the multipart body has no file in field %(field)s", field=repr(FILE_FIELD)))
     return parser.writer

@@ -70,8 +70,8 @@ def sanitize_filename(raw: str | None) -> str:
     stem, dot, suffix = name.rpartition(".")
     size = len(name.encode("utf-8"))
     if size > MAX_FILENAME_BYTES:
-        raise Invalid(f"the file name is {size} bytes in UTF-8; at most {MAX_FILENAME_BYTES} are allowed "
-                      f"(a Chinese character takes 3)")
+        raise Invalid(_l("the file name is %(size)s bytes in UTF-8; at most %(limit)s are allowed (a Chinese "
+                         "character takes 3)", size=size, limit=MAX_FILENAME_BYTES))
     if not name or not dot or not stem:
         raise Invalid(_l("the file name %(name)s needs a name and one of the suffixes %(suffixes)s", name=repr(raw),
                          suffixes=", ".join(SUFFIXES)))
