@@ -24,7 +24,7 @@ _TRIGGER = re.compile(
     r"[0-9@:w%s%s]" % (PROVINCE_CHARS, _FULL_WIDTH)
     + r"(?:(?<=[0-9])(?:[0-9]{5}|[0-9]{0,4}(?=[ \-).:A-Za-z])|(?<=:[0-9]))[0-9]*"
     + r"|(?<=[%s])(?=[A-HJ-NP-Z])" % PROVINCE_CHARS
-    + r"|(?<=@)|(?<=:)(?=//)|(?<=w)(?=ww\.)"
+    + r"|(?<=@)|(?<=:)(?=//|[0-9A-Fa-f]{1,4}:)|(?<=w)(?=ww\.)"
     + r"|(?<=[%s]))" % _FULL_WIDTH
 )
 _PLATE = re.compile(
@@ -99,6 +99,9 @@ class Scanner:
                         span, pos = email, email.end  # 13812345678@163.com is an address
             elif char == "@":
                 span = _email_at(text, a, floor) if EMAIL in enabled else None
+            elif char == ":" and not text.startswith("//", b):
+                # a colon inside hex groups: an IPv6 address that may hold few digits (febf:ffff:…)
+                span, pos = self._colon(text, a, b, floor) if IP in enabled else (None, b)
             elif char == ":" or char == "w":
                 span = _url_at(text, a, floor, scheme=char == ":") if URL in enabled else None
             elif char in PROVINCE_CHARS:
@@ -139,8 +142,15 @@ class Scanner:
         start = a
         while start > pos and text[start - 1] in _HEX and a - start < 40:
             start -= 1
-        if start and text[start - 1] in _ALNUM:
-            return None, b
+        while start and text[start - 1] in _ALNUM:
+            # Glued to a word: "IPv6:17ed:…" (ASCII, or "IPv6：" folded to a colon). The address
+            # may begin after one of the colons walked over; without one there is none here.
+            colon = text.find(":", start, a + 1)
+            if colon < 0:
+                return None, b
+            start = colon + 1
+        if text[start] == ":" and text[start + 1] != ":":
+            start += 1  # one colon before an address separates it from a label ("地址:2001::1")
         match = _HEX_COLON.match(text, start)
         candidate = match.group()
         if IP in self.enabled and ("::" in candidate or candidate.count(":") == 7):
