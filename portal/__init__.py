@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal import cli
     cli.init_app(app)
     import portal.runs.supervise  # noqa: F401 - registers the runs' supervisor handler
+    import portal.deployments.supervise  # noqa: F401 - spawns, health-checks, restarts and stops vLLM servers
     import portal.datasets.supervise  # noqa: F401 - validation of large files, the orphan-upload sweep
     import portal.deid.supervise  # noqa: F401 - de-identification jobs on dataset files
     return app

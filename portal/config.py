@@ -58,6 +58,14 @@ class Settings:
     upload_stale_seconds: int
     upload_resume_seconds: int
     max_config_bytes: int
+    vllm_bin: str
+    model_roots: tuple[Path, ...]
+    allow_hub_models: bool
+    deploy_ports: range
+    deploy_host: str
+    deploy_startup_seconds: int
+    deploy_max_restarts: int
+    deploy_grace_seconds: int
     max_uploads_per_user: int
     upload_idle_seconds: int
     disk_reserve_bytes: int
@@ -178,6 +186,20 @@ def _start_command(raw: str) -> str:
     return raw
 
 
+def _model_roots(raw: str, training_dir: Path) -> tuple[Path, ...]:
+    """Folders an absolute model path may lie under, separated by ':' (default: the training dir)."""
+    roots = [Path(part).expanduser().resolve() for part in raw.split(":") if part.strip()]
+    return tuple(roots) or (training_dir,)
+
+
+def _ports(raw: str) -> range:
+    first, sep, last = raw.partition("-")
+    if not (first.strip().isdigit() and last.strip().isdigit() and sep) or \
+            not 1024 <= int(first) <= int(last) < 65536:
+        raise ConfigError(f"PORTAL_DEPLOY_PORTS must be a range like 8200-8299 within 1024-65535, got {raw!r}")
+    return range(int(first), int(last) + 1)
+
+
 def _run_user(user: str, group: str) -> RunUser | None:
     if not user:
         if group:
@@ -261,6 +283,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         upload_stale_seconds=_number("PORTAL_UPLOAD_STALE_SECONDS", get("PORTAL_UPLOAD_STALE_SECONDS", "600")),
         upload_resume_seconds=_number("PORTAL_UPLOAD_RESUME_SECONDS", get("PORTAL_UPLOAD_RESUME_SECONDS", "86400")),
         max_config_bytes=_size("PORTAL_MAX_CONFIG_BYTES", get("PORTAL_MAX_CONFIG_BYTES", "1MiB")),
+        vllm_bin=get("PORTAL_VLLM_BIN") or "vllm",
+        model_roots=_model_roots(get("PORTAL_MODEL_ROOTS"), training_dir),
+        allow_hub_models=_bool("PORTAL_ALLOW_HUB_MODELS", get("PORTAL_ALLOW_HUB_MODELS", "off")),
+        deploy_ports=_ports(get("PORTAL_DEPLOY_PORTS", "8200-8299")),
+        deploy_host=get("PORTAL_DEPLOY_HOST") or "127.0.0.1",
+        deploy_startup_seconds=_number("PORTAL_DEPLOY_STARTUP_SECONDS", get("PORTAL_DEPLOY_STARTUP_SECONDS", "900")),
+        deploy_max_restarts=_number("PORTAL_DEPLOY_MAX_RESTARTS", get("PORTAL_DEPLOY_MAX_RESTARTS", "5"), int, 0),
+        deploy_grace_seconds=_number("PORTAL_DEPLOY_GRACE_SECONDS", get("PORTAL_DEPLOY_GRACE_SECONDS", "30"), int, 0),
         max_uploads_per_user=_number("PORTAL_MAX_UPLOADS_PER_USER", get("PORTAL_MAX_UPLOADS_PER_USER", "4")),
         upload_idle_seconds=_number("PORTAL_UPLOAD_IDLE_SECONDS", get("PORTAL_UPLOAD_IDLE_SECONDS", "60")),
         disk_reserve_bytes=_size("PORTAL_DISK_RESERVE", get("PORTAL_DISK_RESERVE", "1GiB")),

@@ -6,6 +6,7 @@ from portal.supervisor.placement import GpuAllocation  # noqa: F401
 from portal.supervisor.ports import PortReservation  # noqa: F401
 from portal.projects.models import Project  # noqa: F401
 from portal.runs.models import Artifact, Metric, Run, RunLog  # noqa: F401
+from portal.deployments.models import Deployment, DeploymentEvent  # noqa: F401
 from portal.deid.models import DeidJob, DeidPolicy  # noqa: F401
 from portal.configs.models import TrainConfig, TrainConfigVersion  # noqa: F401
 from portal.datasets.models import Dataset, DatasetFile  # noqa: F401

@@ -43,9 +43,9 @@ def in_use(port: int) -> bool:
 def reserve(kind: str, holder_id, ports: range, host: str | None = None, check_local: bool = True) -> int | None:
     """The lowest free port of `ports`, now held by the holder (in the caller's transaction), or None.
 
-    When another process took that port at the same instant, the caller's transaction is rolled
-    back (no savepoint: SQLite's Python driver would commit at its release) and None returned:
-    call it first in a transaction and try again on the next tick.
+    Call it first in a transaction: when another process takes a port at the same instant, the
+    transaction is rolled back (no savepoint: SQLite's Python driver would commit at its release)
+    and the next port is tried.
     """
     assert kind in HOLDER_KINDS
     host = host or this_host()
@@ -59,7 +59,7 @@ def reserve(kind: str, holder_id, ports: range, host: str | None = None, check_l
                 host=host, port=port, holder_kind=kind, holder_id=str(holder_id), reserved_at=utcnow()))
         except IntegrityError:
             db.session.rollback()
-            return None
+            continue
         return port
     return None
 

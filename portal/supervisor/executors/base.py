@@ -78,6 +78,22 @@ class PollResult:
     detail: str = ""  # why it is lost, or why a scheduler keeps it pending
 
 
+@dataclass(frozen=True)
+class ServeSpec:
+    """A long-lived server (a vLLM deployment): its own process group, output appended to `log_path`."""
+    key: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: str
+    workdir: str
+
+
+@dataclass(frozen=True)
+class ServerState:
+    state: Literal["running", "exited"]
+    exit_code: int | None = None  # when the portal could see it (its own child)
+
+
 class Executor(ABC):
     """One way to run commands. Capabilities are class defaults an instance may refine."""
 
@@ -92,6 +108,8 @@ class Executor(ABC):
     host_workdir: bool = True
     #: its output.log is read where the run writes it (False: the supervisor copies it over)
     output_in_place: bool = True
+    #: it can start long-lived servers (deployments): `serve`, `server_state`, `signal_group`, `group_left`
+    serves: bool = False
 
     @abstractmethod
     def plan(self, folder: str, project: str, number: int, workdir: str, container: str | None) -> Plan:
@@ -128,3 +146,18 @@ class Executor(ABC):
     @abstractmethod
     def list_files(self, handle: dict, root: str, max_depth: int = 2) -> list[tuple[str, int, float, bool]]:
         """(relative path, size, mtime, is_dir) under `root`, for artifacts."""
+
+    def serve(self, spec: ServeSpec) -> dict:
+        """Start a server in a process group of its own; returns its handle. Raises LaunchError."""
+        raise LaunchError(f"the {self.name} executor cannot serve models yet")
+
+    def server_state(self, handle: dict) -> ServerState:
+        raise NotImplementedError
+
+    def signal_group(self, handle: dict, signame: str) -> None:
+        """Signal every process of the server's group (the engine workers outlive the API server)."""
+        raise NotImplementedError
+
+    def group_left(self, handle: dict) -> list[int]:
+        """Pids of the server's process group still alive: a stop is done only when none is."""
+        raise NotImplementedError

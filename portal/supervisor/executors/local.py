@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 
 from portal.runuser import RunUser
-from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
+from portal.supervisor.executors.base import (WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult,
+                                              ServerState, ServeSpec)
 
 PORTAL_ENV = ("PATH", "LANG", "LC_ALL", "TZ")  # what a local run inherits from the portal
 
@@ -50,8 +51,16 @@ class LocalHandle(Handle):
     run_dir: str
 
 
+@dataclass(frozen=True)
+class ServerHandle(Handle):
+    pid: int  # the server's pid, which is also its process group's id
+    create_time: float
+    log_path: str
+
+
 class LocalExecutor(Executor):
     name = "local"
+    serves = True
 
     def __init__(self, runs_dir: Path, training_dir: Path, run_user: RunUser | None = None):
         self.runs_dir = runs_dir
@@ -136,3 +145,53 @@ class LocalExecutor(Executor):
 
     def list_files(self, handle, root, max_depth=2):
         return list_tree(Path(root), max_depth)
+
+    def serve(self, spec: ServeSpec) -> dict:
+        log_path = Path(spec.log_path)
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            out = open(log_path, "ab")
+        except OSError as error:
+            raise LaunchError(f"cannot open the log {log_path}: {error}") from None
+        as_user = self.run_user.popen_args() if self.run_user else {}
+        try:
+            with out:
+                proc = subprocess.Popen(spec.argv, env=spec.env, cwd=spec.workdir, stdin=subprocess.DEVNULL,
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                        close_fds=True, **as_user)
+        except FileNotFoundError:
+            raise LaunchError(f"{spec.argv[0]}: command not found (PATH={spec.env.get('PATH', '')})") from None
+        except (OSError, ValueError) as error:
+            raise LaunchError(f"could not start {spec.argv[0]}: {error}") from None
+        return ServerHandle(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(),
+                            log_path=str(log_path)).dump()
+
+    def server_state(self, handle: dict) -> ServerState:
+        server = ServerHandle.load(handle)
+        try:
+            reaped, status = os.waitpid(server.pid, os.WNOHANG)  # our child: its exit code
+            if reaped:
+                return ServerState("exited", os.waitstatus_to_exitcode(status))
+        except ChildProcessError:  # started by an earlier portal process: alive or not is all we learn
+            pass
+        alive = self._alive(LocalHandle(server.pid, server.create_time, ""))
+        return ServerState("running") if alive else ServerState("exited")
+
+    def signal_group(self, handle: dict, signame: str) -> None:
+        try:
+            os.killpg(ServerHandle.load(handle).pid, getattr(signals, signame))
+        except ProcessLookupError:
+            pass
+        except PermissionError as error:
+            raise LaunchError(f"cannot signal process group {handle['pid']}: {error}") from None
+
+    def group_left(self, handle: dict) -> list[int]:
+        pgid = ServerHandle.load(handle).pid
+        left = []
+        for proc in psutil.process_iter(["pid", "status"]):
+            try:
+                if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.info["pid"]) == pgid:
+                    left.append(proc.info["pid"])
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return left

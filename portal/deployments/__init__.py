@@ -1,0 +1,1 @@
+"""vLLM deployments: servers the portal starts on placed GPUs and reserved ports, and follows."""

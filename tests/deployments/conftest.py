@@ -1,0 +1,97 @@
+"""Fixtures for deployments: fake GPUs, a model folder, the stand-in vLLM (tests/fixtures) as the binary."""
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from portal import ROOT
+from portal.supervisor import Supervisor
+
+FAKE_VLLM = ROOT / "tests" / "fixtures" / "fake_vllm.py"
+
+
+def vllm_bin(directory: Path, name: str = "vllm", **switches: str) -> str:
+    """An executable `vllm` that starts the stand-in server with `switches` (FAKE_VLLM_* variables)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    exports = "".join(f"export {key}='{value}'\n" for key, value in switches.items())
+    path.write_text(f"#!/bin/sh\n{exports}exec {sys.executable} {FAKE_VLLM} \"$@\"\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):  # every test here deploys: fake GPUs and the stand-in vLLM
+    base = 18200 + (os.getpid() % 50) * 20
+    return {**app_config, "PORTAL_FAKE_GPUS": "2x24GiB", "PORTAL_VLLM_BIN": vllm_bin(tmp_path / "bin"),
+            "PORTAL_DEPLOY_PORTS": f"{base}-{base + 19}", "PORTAL_DEPLOY_GRACE_SECONDS": "2",
+            "PORTAL_DEPLOY_MAX_RESTARTS": "2"}
+
+
+@pytest.fixture
+def model(app):
+    folder = app.config["PORTAL"].training_dir / "models" / "qwen2.5"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text('{"model_type": "qwen2"}')
+    return "models/qwen2.5"
+
+
+@pytest.fixture
+def supervisor(app):
+    sup = Supervisor(app)
+    yield sup
+    sup.close()
+
+
+class Deployer:
+    """Ticks the supervisor until a deployment's status is one of `wanted` (bounded)."""
+
+    def __init__(self, sup, client, headers):
+        self.sup, self.client, self.headers = sup, client, headers
+
+    def get(self, deployment_id: str) -> dict:
+        return self.client.get(f"/deployments/{deployment_id}", headers=self.headers).get_json()
+
+    def until(self, deployment_id: str, *wanted: str, timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sup.tick()
+            item = self.get(deployment_id)
+            if item["status"] in wanted:
+                return item
+            if time.monotonic() > deadline:
+                raise AssertionError(f"deployment {deployment_id} is {item['status']}, not {wanted} after {timeout}s")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def deployer(supervisor, client, token):
+    yield (d := Deployer(supervisor, client, token["operator"]))
+    for item in client.get("/deployments", headers=token["operator"]).get_json():  # leave no server behind
+        if item["pid"] and item["status"] not in ("stopped", "failed"):
+            client.delete(f"/deployments/{item['deployment_id']}?force=true", headers=token["operator"])
+            try:
+                d.until(item["deployment_id"], "stopped", "failed", timeout=30)
+            except AssertionError:
+                pass
+        if item["pid"]:
+            try:
+                os.killpg(item["pid"], 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group."""
+    alive = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return alive
