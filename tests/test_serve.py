@@ -3,7 +3,6 @@ import json
 import os
 import pwd
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,12 +12,7 @@ from pathlib import Path
 import pytest
 
 from portal import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import free_port
 
 
 def get_json(url: str):
