@@ -11,7 +11,7 @@ import ipaddress
 import re
 
 from portal.deid import numbers
-from portal.deid.entities import EMAIL, IP, PLATE, URL, Span
+from portal.deid.entities import EMAIL, IP, PLATE, UNCUED, URL, Span
 from portal.deid.normalize import fold
 
 PROVINCE_CHARS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -64,9 +64,11 @@ _VERSION_CUE = re.compile("版本|version")  # searched in the lower-cased text 
 class Scanner:
     """Detects the enabled built-in kinds; ``scan`` returns sorted, non-overlapping spans."""
 
-    def __init__(self, enabled):
+    def __init__(self, enabled, uncued=()):
+        """*uncued*: of PASSPORT and POSTCODE, those to find without their cue word too."""
         self.enabled = frozenset(enabled)
-        self._digit_kinds = self.enabled - {EMAIL, URL, PLATE, IP}
+        self._digit_kinds = (self.enabled - {EMAIL, URL, PLATE, IP}) | {
+            UNCUED[kind] for kind in uncued if kind in self.enabled}
 
     def scan(self, text: str, folded: bool = False) -> list[Span]:
         """Spans of *text*; offsets index the text as given (folding keeps every offset)."""

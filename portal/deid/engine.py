@@ -68,7 +68,7 @@ class Deidentifier:
         self.policy = policy
         self.secret = secret
         builtin = [kind for kind in policy.rules if kind in BUILTIN and kind != PERSON]
-        self._scanner = Scanner(builtin)
+        self._scanner = Scanner(builtin, policy.uncued)
         self._person = None
         if PERSON in policy.rules:
             from portal.deid.person import PersonDetector  # jieba only for policies that need it

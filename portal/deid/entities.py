@@ -19,6 +19,9 @@ VALIDATED = (PHONE, LANDLINE, ID_CARD, BANK_CARD, USCC, PLATE, EMAIL, IP, URL)
 #: kinds too ambiguous without a cue word next to them (or, for PERSON, a tagger)
 CONTEXTUAL = (PASSPORT, POSTCODE, PERSON)
 BUILTIN = VALIDATED + CONTEXTUAL
+#: kinds a policy may also want found without their cue word (`context: optional`), and the
+#: flag that asks the scanner for that
+UNCUED = {PASSPORT: "PASSPORT?", POSTCODE: "POSTCODE?"}
 
 
 class Span(NamedTuple):

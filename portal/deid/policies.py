@@ -11,13 +11,16 @@ A user policy looks like::
       CUSTOMER: {keywords: [星河科技, Acme Corp], ignore_case: true, operator: pseudonymize}
     allow: ["10086", "support@example.com"]
 
+Passports and postcodes are found when a cue word stands just before them (护照号：, 邮编：);
+``PASSPORT: {operator: tag, context: optional}`` finds them without one too, as ``strict`` does.
+
 ``parse_policy`` reports every problem at once, each with its location, in ``PolicyError``.
 """
 from dataclasses import dataclass, field
 
 import yaml
 
-from portal.deid.entities import BUILTIN, CONTEXTUAL, VALIDATED
+from portal.deid.entities import BUILTIN, CONTEXTUAL, PASSPORT, POSTCODE, UNCUED, VALIDATED
 from portal.deid.schema import CustomEntity, Rule, check_custom, check_rule
 from portal.i18n import marked
 
@@ -39,6 +42,7 @@ class Policy:
     custom: dict[str, CustomEntity] = field(default_factory=dict)
     allow: tuple[str, ...] = ()
     description: str = ""
+    uncued: frozenset = frozenset()  # of UNCUED's kinds, those found without their cue word too
 
     def to_yaml(self) -> str:
         """The policy in the YAML form ``parse_policy`` reads (fully spelled out)."""
@@ -54,6 +58,8 @@ class Policy:
                 ) if value is not None})
             entry["operator"] = rule.operator
             entry.update(rule.params)
+            if kind in self.uncued:
+                entry["context"] = "optional"
             entities[kind] = entry
         document = {"name": self.name}
         if self.description:
@@ -66,24 +72,28 @@ class Policy:
 
 _MASKS = {
     "PHONE": (3, 4), "LANDLINE": (4, 2), "ID_CARD": (4, 4), "BANK_CARD": (6, 4), "USCC": (2, 4),
-    "PLATE": (2, 0), "EMAIL": (1, 0), "IP": (0, 0), "URL": (0, 0),
+    "PLATE": (2, 0), "EMAIL": (1, 0), "IP": (0, 0), "URL": (0, 0), "PASSPORT": (1, 2), "POSTCODE": (0, 0),
 }
+# what the built-ins find: validated kinds, and passports and postcodes a cue word confirms
+_CONFIRMED = VALIDATED + (PASSPORT, POSTCODE)
 
 
 def builtin_policies() -> dict[str, Policy]:
-    """``default`` tags every validator-backed kind; ``mask`` and ``pseudonymize`` treat the
-    same kinds their way; ``strict`` also tags passports, postcodes and person names."""
+    """``default`` tags every validator-backed kind and the passports and postcodes a cue word
+    confirms; ``mask`` and ``pseudonymize`` treat the same kinds their way; ``strict`` also tags
+    person names, and passports and postcodes without a cue word."""
     return {
-        "default": Policy("default", {kind: Rule("tag") for kind in VALIDATED},
+        "default": Policy("default", {kind: Rule("tag") for kind in _CONFIRMED},
                           description=marked("tag every validator-backed entity")),
         "mask": Policy("mask", {
             kind: Rule("mask", {"keep_first": first, "keep_last": last, "char": "*"})
             for kind, (first, last) in _MASKS.items()
         }, description=marked("mask every validator-backed entity, keeping a few characters")),
-        "pseudonymize": Policy("pseudonymize", {kind: Rule("pseudonymize") for kind in VALIDATED},
+        "pseudonymize": Policy("pseudonymize", {kind: Rule("pseudonymize") for kind in _CONFIRMED},
                                description=marked("replace every validator-backed entity by a valid fake")),
         "strict": Policy("strict", {kind: Rule("tag") for kind in VALIDATED + CONTEXTUAL},
-                         description=marked("tag everything, including context-only kinds and names")),
+                         description=marked("tag everything, including context-only kinds and names"),
+                         uncued=frozenset(UNCUED)),
     }
 
 
@@ -108,20 +118,21 @@ def parse_policy(yaml_text: str) -> Policy:
         for key in document if key not in _TOP_KEYS
     ]
     base = _base(document.get("extends"), errors)
-    rules, custom = dict(base.rules), dict(base.custom)
+    rules, custom, uncued = dict(base.rules), dict(base.custom), set(base.uncued)
     entities = document.get("entities") or {}
     if not isinstance(entities, dict):
         errors.append("entities: expected a mapping of entity type to operator")
         entities = {}
     for kind, spec in entities.items():
-        _entity(str(kind), spec, rules, custom, errors)
+        _entity(str(kind), spec, rules, custom, uncued, errors)
     allow = _allow(document.get("allow"), errors)
     name = document.get("name", "custom")
     if not isinstance(name, str) or not name:
         errors.append("name: expected a non-empty string")
     if errors:
         raise PolicyError(errors)
-    return Policy(name, rules, custom, tuple(base.allow) + allow, str(document.get("description", "")))
+    return Policy(name, rules, custom, tuple(base.allow) + allow, str(document.get("description", "")),
+                  frozenset(uncued & set(rules)))
 
 
 def _base(extends, errors: list[str]) -> Policy:
@@ -134,7 +145,7 @@ def _base(extends, errors: list[str]) -> Policy:
     return builtins[extends]
 
 
-def _entity(kind: str, spec, rules: dict, custom: dict, errors: list[str]) -> None:
+def _entity(kind: str, spec, rules: dict, custom: dict, uncued: set, errors: list[str]) -> None:
     where = f"entities.{kind}"
     if isinstance(spec, str):
         spec = {"operator": spec}
@@ -147,6 +158,16 @@ def _entity(kind: str, spec, rules: dict, custom: dict, errors: list[str]) -> No
     enabled = spec.pop("enabled", True)
     if not isinstance(enabled, bool):
         errors.append(f"{where}.enabled: expected true or false")
+    context = spec.pop("context", None)
+    if context is not None:
+        if kind not in UNCUED:
+            errors.append(f"{where}.context: only {', '.join(UNCUED)} have a context setting")
+        elif context not in ("required", "optional"):
+            errors.append(f"{where}.context: expected required or optional, got {context!r}")
+        elif context == "optional":
+            uncued.add(kind)
+        else:
+            uncued.discard(kind)
     is_custom = "regex" in spec or "keywords" in spec
     definition = None
     if is_custom:
