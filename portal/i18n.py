@@ -8,6 +8,7 @@ before a request exists: form labels, domain errors, label tables.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from babel import Locale
@@ -209,6 +210,11 @@ def upload_messages() -> dict[str, str]:
     }
 
 
+def json_text(value, indent: int | None = None) -> str:
+    """JSON to read on a page: Chinese stays Chinese (`tojson` writes \\u4f60 for 你, safe only in scripts)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
 def init_app(app: Flask) -> None:
     settings = app.config["PORTAL"]
     app.config.setdefault("BABEL_DEFAULT_LOCALE", settings.default_locale)
@@ -218,7 +224,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters.update(status_label=status_label, role_label=role_label, artifact_label=artifact_label,
                                  number=format_decimal, percent=format_percent, duration=duration,
-                                 translated=translated)
+                                 translated=translated, json_text=json_text)
     app.jinja_env.globals.update(format_when=when, languages=LANGUAGE_NAMES, upload_messages=upload_messages)
 
     @app.context_processor

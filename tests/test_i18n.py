@@ -195,3 +195,9 @@ def test_error_pages_speak_the_readers_language(auth, client, users):
     assert missing.status_code == 404 and "该地址不存在。" in missing.get_data(as_text=True)
     stale = client.post("/login", data={"username": "admin", "password": PASSWORD}, headers=ZH)  # no CSRF token
     assert stale.status_code == 400 and "表单已过期" in stale.get_data(as_text=True)
+
+
+def test_json_on_pages_keeps_chinese_readable_and_escaped(app):
+    with app.test_request_context("/"):
+        html = app.jinja_env.from_string("<pre>{{ v|json_text(indent=1) }}</pre>").render(v={"output": "<你好>"})
+    assert "你好" in html and "\\u4f60" not in html and "&lt;" in html

@@ -60,7 +60,7 @@ def chinese_session(browser, demo_server, screenshots) -> dict:
     return state
 
 
-def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session, screenshots, pages):
+def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session, screenshots, pages, tmp_path):
     base = demo_server.base_url
     context = browser.new_context(base_url=base, locale="en-US", storage_state=chinese_session,
                                   viewport={"width": 1280, "height": 800})
@@ -94,6 +94,25 @@ def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session,
     expect(page.locator("main h1")).to_have_text("语言和时区")
     page.screenshot(path=screenshots / "zh-preferences.png", full_page=True)
     watch.clean("project and preferences")
+
+    # a dataset, and a file dropped on it: the upload widget speaks the page's language too
+    page.goto("/ui/datasets/new")
+    page.get_by_label("名称").fill("zh-pairs")
+    page.get_by_role("button", name="创建数据集").click()
+    expect(page.locator("main h1")).to_contain_text("zh-pairs")
+    pages["dataset"] = page.url.removeprefix(base)
+    sample = tmp_path / "pairs.jsonl"
+    sample.write_text('{"instruction": "把这句话翻译成英文", "input": "你好", "output": "Hello"}\n' * 200, "utf-8")
+    page.set_input_files("#file-input", str(sample))
+    expect(page.locator("#upload-list li").first).to_contain_text("已上传")
+    expect(page.locator("#upload-list li").first).to_contain_text("就绪")
+    expect(page.locator("#dataset-files .status-ready")).to_have_count(1)
+    page.screenshot(path=screenshots / "zh-dataset.png", full_page=True)
+    page.locator("#dataset-files").get_by_role("link", name="pairs.jsonl").click()
+    expect(page.locator("main h1")).to_contain_text("pairs.jsonl")
+    pages["file"] = page.url.removeprefix(base)
+    page.screenshot(path=screenshots / "zh-dataset-file.png", full_page=True)
+    watch.clean("dataset and upload")
     context.close()
 
 
@@ -104,12 +123,13 @@ def test_every_page_in_chinese_fits_a_phone(browser, demo_server, chinese_sessio
     page = context.new_page()
     watch = Watch(page)
     page.goto("/")
-    hrefs = [a.get_attribute("href") for a in page.locator("nav.mainnav a").all()]
+    visits = {NAV.get(a.inner_text().strip(), "page"): a.get_attribute("href")
+              for a in page.locator("nav.mainnav a").all()}
+    visits |= {"project": "/ui/projects/demo", "preferences": "/ui/account/", **pages}
     problems = {}
-    for href in [*hrefs, "/ui/projects/demo", "/ui/account/", *pages.values()]:
+    for name, href in visits.items():
         page.goto(href)
         expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-        name = href.strip("/").replace("/", "-").removeprefix("ui-") or "dashboard"
         page.screenshot(path=screenshots / f"zh-phone-{name}.png", full_page=True)
         if (problem := sideways(page)) is not None:
             problems[href] = problem
