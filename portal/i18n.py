@@ -227,6 +227,13 @@ def init_app(app: Flask) -> None:
                                  translated=translated, json_text=json_text)
     app.jinja_env.globals.update(format_when=when, languages=LANGUAGE_NAMES, upload_messages=upload_messages)
 
+    @app.after_request
+    def _vary(response):
+        # the language may come from Accept-Language: a shared cache must not hand a page to the other one
+        if request.endpoint != "static":
+            response.vary.add("Accept-Language")
+        return response
+
     @app.context_processor
     def _language():
         locale = current_locale()

@@ -201,3 +201,7 @@ def test_json_on_pages_keeps_chinese_readable_and_escaped(app):
     with app.test_request_context("/"):
         html = app.jinja_env.from_string("<pre>{{ v|json_text(indent=1) }}</pre>").render(v={"output": "<你好>"})
     assert "你好" in html and "\\u4f60" not in html and "&lt;" in html
+
+
+def test_answers_vary_on_accept_language(client, users):
+    assert "Accept-Language" in client.get("/login").headers["Vary"]
