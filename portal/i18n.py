@@ -121,10 +121,10 @@ def current_locale() -> str:
     return str(locale)
 
 
-def when(value: datetime | None, never: str | None = None) -> Markup:
+def when(value: datetime | None) -> Markup:
     """A `<time>` in the reader's zone and words: "Dec 1, 2026 22:05" / "2026年12月1日 22:05"."""
     if value is None:
-        return Markup("{}").format(never if never is not None else gettext("never"))
+        return Markup("{}").format(gettext("never"))
     local = to_user_timezone(as_utc(value))
     locale = get_locale()
     text = f"{format_skeleton('yMMMd', local, locale=locale)} {format_skeleton('Hm', local, locale=locale)}"
