@@ -56,12 +56,12 @@ class Deployer:
     def get(self, deployment_id: str) -> dict:
         return self.client.get(f"/deployments/{deployment_id}", headers=self.headers).get_json()
 
-    def until(self, deployment_id: str, *wanted: str, timeout: float = 60.0) -> dict:
+    def until(self, deployment_id: str, *wanted: str, timeout: float = 60.0, restarts: int | None = None) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             self.sup.tick()
             item = self.get(deployment_id)
-            if item["status"] in wanted:
+            if item["status"] in wanted and restarts in (None, item["restart_count"]):
                 return item
             if time.monotonic() > deadline:
                 raise AssertionError(f"deployment {deployment_id} is {item['status']}, not {wanted} after {timeout}s")
@@ -95,3 +95,45 @@ def group_alive(pgid: int) -> list[int]:
         except (ProcessLookupError, psutil.Error):
             continue
     return alive
+
+
+@pytest.fixture
+def model_factory():
+    """A portal of its own for a test that needs other settings (another `vllm`): (app, client, headers,
+    deployer, model path). Its servers are stopped and its database let go afterwards."""
+    from portal import create_app
+    from portal.auth import services as auth_services
+    from portal.extensions import db
+
+    made = []
+
+    def make(config: dict):
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+            users = {role: auth_services.create_user(role, "correct-horse-9", role) for role in ("operator", "viewer")}
+            headers = {"Authorization": "Bearer " + auth_services.create_token(users["operator"])[1]}
+        folder = app.config["PORTAL"].training_dir / "models" / "qwen2.5"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text('{"model_type": "qwen2"}')
+        sup = Supervisor(app)
+        client = app.test_client()
+        made.append((app, sup, client, headers))
+        return app, client, headers, Deployer(sup, client, headers), "models/qwen2.5"
+
+    yield make
+    for app, sup, client, headers in made:
+        deployer = Deployer(sup, client, headers)
+        for item in client.get("/deployments", headers=headers).get_json():
+            if item["status"] not in ("stopped", "failed"):
+                client.delete(f"/deployments/{item['deployment_id']}?force=true", headers=headers)
+                try:
+                    deployer.until(item["deployment_id"], "stopped", "failed", timeout=30)
+                except AssertionError:
+                    pass
+            for pid in group_alive(item["pid"]) if item["pid"] else []:
+                os.kill(pid, 9)
+        sup.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
