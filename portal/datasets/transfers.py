@@ -58,6 +58,7 @@ def begin(dataset, raw_name: str | None, kind: str, expected: int | None, create
     limit = _settings().max_upload_bytes
     if expected is not None and expected > limit:
         raise TooLarge(_l("the file is larger than the limit of %(limit)s bytes (PORTAL_MAX_UPLOAD_BYTES)", limit=limit))
+    storage.ensure_room(paths.datasets_root(), expected, _settings().disk_reserve_bytes)
     upload_id = str(uuid.uuid4())
     item = DatasetFile(id=upload_id, dataset_id=dataset.id, name=name, stored_name=f"{upload_id}_{name}",
                        kind=kind, bytes_expected=expected, created_by=created_by)
@@ -186,7 +187,6 @@ def cancel(upload_id: str) -> DatasetFile:
 def create_resumable(dataset_id: str, raw_name: str | None, length: int | None, created_by: int | None) -> DatasetFile:
     if not length or length < 0:
         raise Invalid(_l("the upload length must be a positive number of bytes (empty files are refused)"))
-    storage.ensure_room(paths.datasets_root(), length, _settings().disk_reserve_bytes)
     item = begin(services.get_dataset(dataset_id), raw_name, "resumable", length, created_by)
     open(paths.part_path(item.dataset.name, item.id), "xb").close()
     return item

@@ -19,6 +19,8 @@ EXAMPLES = 12
 # resumable chunks are raw bytes under tus' media type
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+# 507 Insufficient Storage is an answer, not a failure: an upload this disk has no room for
+ANSWERS_5XX = {507}
 OPERATIONS = sorted({(op.method.upper(), openapi_path(op.rule)[0]) for op in REGISTRY}, key=lambda o: (o[1], o[0]))
 
 
@@ -34,7 +36,7 @@ def test_no_request_gets_a_server_error(app, users, token, method, path):
         with app.app_context():
             plain = auth_services.create_token(db.session.get(User, users["admin"]))[1]
         response = case.call(headers={"Authorization": f"Bearer {plain}"})
-        if response.status_code >= 500:
+        if response.status_code >= 500 and response.status_code not in ANSWERS_5XX:
             failures.append(f"{response.status_code}: {case.as_curl_command()}\n{response.text[:600]}")
 
     for case in schema.iter_coverage_cases(operation, generation_modes=MODES,

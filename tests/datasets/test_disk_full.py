@@ -100,3 +100,12 @@ def test_a_deid_job_is_refused_when_its_copy_would_not_fit(app, client, token, d
     response = client.post(f"/v1/datasets/{dataset}/files/{done['upload_id']}/deidentify",
                            json={"policy_id": "default"}, headers=token["operator"])
     assert response.status_code == 507 and "PORTAL_DISK_RESERVE" in response.get_json()["detail"]
+
+
+def test_a_missing_dataset_or_an_oversized_file_is_told_so_before_the_disk(client, token, dataset, small_disk):
+    missing = client.post("/v1/datasets/nope/uploads", json={"filename": "a.jsonl", "length": 2**63 - 1},
+                          headers=token["operator"])
+    assert missing.status_code == 404
+    oversized = client.post(f"/v1/datasets/{dataset}/uploads", json={"filename": "a.jsonl", "length": 2**63 - 1},
+                            headers=token["operator"])
+    assert oversized.status_code == 413
