@@ -11,6 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from portal import storage
 from portal.errors import Conflict
 from portal.i18n import _l
 
@@ -73,8 +74,10 @@ def _write(path: Path, data: dict) -> None:
             out.write("\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if storage.is_disk_full(error):
+            raise storage.disk_full(path.parent) from None  # 507 naming the folder, the old file kept
         raise
 
 

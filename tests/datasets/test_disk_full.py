@@ -109,3 +109,19 @@ def test_a_missing_dataset_or_an_oversized_file_is_told_so_before_the_disk(clien
     oversized = client.post(f"/v1/datasets/{dataset}/uploads", json={"filename": "a.jsonl", "length": 2**63 - 1},
                             headers=token["operator"])
     assert oversized.status_code == 413
+
+
+def test_registering_on_a_full_disk_is_507_and_keeps_dataset_info(app, client, token, dataset, monkeypatch):
+    done = upload(client, token["operator"], dataset, ALPACA * 5, filename="d.jsonl").get_json()
+    info = app.config["PORTAL"].training_dir / "datasets" / "dataset_info.json"
+    before = info.read_text() if info.exists() else None
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as disk:
+        disk.setattr("portal.datasets.llamafactory.json.dump", full)
+        response = client.post(f"/v1/datasets/{dataset}/files/{done['upload_id']}/register", json={},
+                               headers=token["operator"])
+    assert response.status_code == 507 and "is full" in response.get_json()["detail"]
+    assert (info.read_text() if info.exists() else None) == before
