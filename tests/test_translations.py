@@ -29,7 +29,7 @@ PENDING = {
 PENDING_DIRS = ("portal/supervisor/",)
 
 # Words pages show as they are in every language: product names, file names, identifiers.
-NAMES = ("LLaMA-Factory", "dataset_info.json", "vLLM", "sha256", "TiB", "GiB", "MiB", "KiB", "true", "false")
+NAMES = ("LLaMA-Factory", "dataset_info.json", "vLLM", "LoRA", "sha256", "TiB", "GiB", "MiB", "KiB", "true", "false")
 ATTRIBUTES = re.compile(r'\b(?:title|placeholder|aria-label|alt|hx-confirm)="([^"{]*)"')
 WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")  # a word with a lowercase letter: not an acronym like GPU
 GETTEXT = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
@@ -134,7 +134,7 @@ def unmarked_in_python(source: str) -> list[str]:
             if keyword.arg == "render_kw" and isinstance(keyword.value, ast.Dict):
                 for key, value in zip(keyword.value.keys, keyword.value.values):
                     if (isinstance(key, ast.Constant) and key.value == "placeholder" and isinstance(value, ast.Constant)
-                            and " " in value.value and not re.search(r"[{}/_=]", value.value)):
+                            and " " in value.value and not re.search(r"[{}/_=]|^-", value.value)):
                         found.append(f"line {node.lineno}: placeholder {value.value!r}")
     return found
 
