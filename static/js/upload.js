@@ -98,7 +98,11 @@
           offset = info.offset;
           failures = 0;
         } catch (error) {
-          if (cancelled || (error.status >= 400 && error.status !== 409)) throw error;
+          if (cancelled || (error.status >= 400 && error.status !== 409 && error.status !== 429)) throw error;
+          if (error.status === 429) { // the server streams as many of our uploads as it takes: wait a turn
+            await new Promise((r) => setTimeout(r, 1000 + Math.random() * 2000));
+            continue;
+          }
           failures += 1;
           if (failures > RETRIES) throw error;
           ui.text.textContent = say("resuming", { attempt: failures, retries: RETRIES });
