@@ -104,7 +104,7 @@ class MetricsOut(BaseModel):
 
 class MetricPoint(BaseModel):
     key: str = Field(min_length=1, max_length=100)
-    value: float
+    value: float = Field(allow_inf_nan=False)  # JSON has no NaN: a stored one would break every reader
     step: Int64 | None = None
 
 
