@@ -226,3 +226,66 @@ def read_log(deployment_id: str, restart: int | None, offset: int, limit: int = 
     start = max(0, min(offset, size))
     return {"restart": item.restart_count if restart is None else restart, "offset": start,
             "next_offset": start + len(data), "size": size, "data": data.decode("utf-8", errors="replace")}
+
+
+MAX_OFFERED = 200
+
+
+def gpu_choices() -> list[dict]:
+    """This host's GPUs for the form's picker: free memory and who holds each."""
+    held = placement.held()
+    choices = []
+    for gpu in gpu_probe.probe(_settings().fake_gpus):
+        free = (gpu.memory_total - gpu.memory_used) / 2**30
+        holder = _holder_text(*held[gpu.uuid]) if gpu.uuid in held else None
+        label = f"GPU {gpu.index} · {gpu.name} · {free:.1f} GiB free" + (f" · {holder}" if holder else "")
+        choices.append({"index": gpu.index, "label": label, "held": holder is not None})
+    return choices
+
+
+def _relative(path: Path) -> str:
+    training = _settings().training_dir
+    return str(path.relative_to(training)) if path.is_relative_to(training) else str(path)
+
+
+def model_folders() -> list[str]:
+    """Folders that hold a model (a config.json) in the model roots, and the runs' checkpoints."""
+    settings, found = _settings(), []
+    for root in dict.fromkeys((settings.training_dir / "models", *settings.model_roots)):
+        if root.is_dir():
+            found += [_relative(c.parent) for c in sorted(root.glob("*/config.json"))[:MAX_OFFERED]]
+    return list(dict.fromkeys(found + checkpoint_folders()))[:MAX_OFFERED]
+
+
+def checkpoint_folders(adapters_only: bool = False) -> list[str]:
+    """Checkpoint artifacts of runs whose output dir is on this host, newest first."""
+    from portal.runs.models import Artifact, Run
+    rows = db.session.execute(select(Run.output_dir, Artifact.path).join(Run, Run.id == Artifact.run_id)
+                              .where(Artifact.kind == "checkpoint").order_by(Artifact.id.desc()).limit(MAX_OFFERED))
+    found = []
+    for output_dir, path in rows:
+        folder = Path(output_dir) / path
+        if folder.is_dir() and (not adapters_only or (folder / "adapter_config.json").is_file()):
+            found.append(_relative(folder))
+    return found
+
+
+def adapter_folders() -> list[str]:
+    return checkpoint_folders(adapters_only=True)
+
+
+def deploy_link(run, artifact) -> dict | None:
+    """The new-deployment form's fields for a run's checkpoint: an adapter on its base, or the model itself."""
+    if artifact.kind != "checkpoint":
+        return None
+    folder = Path(run.output_dir) / artifact.path
+    config = folder / "adapter_config.json"
+    if config.is_file():
+        try:
+            base = command.inspect_adapter(folder)["base_model_name_or_path"]
+        except Invalid:
+            return None
+        return {"model": base, "adapter": _relative(folder), "adapter_name": f"{run.project.name}-{run.number}"}
+    if (folder / "config.json").is_file():
+        return {"model": _relative(folder)}
+    return None
