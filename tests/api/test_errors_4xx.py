@@ -87,3 +87,11 @@ def test_upload_offsets_must_be_ascii_numbers_of_bytes(client, token, dataset_id
     response = client.patch(f"/v1/uploads/{upload_id}", data=io.BytesIO(b"x"), headers={
         **token["operator"], "Upload-Offset": offset, "Content-Type": "application/offset+octet-stream"})
     assert response.status_code == 400 and "Upload-Offset" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_metric_values_json_cannot_carry_are_422(client, token, value):
+    body = '{"metrics": [{"key": "loss", "value": %s, "step": 1}]}' % value
+    response = client.post("/v1/runs/1/metrics", data=body, headers={**token["operator"],
+                                                                     "Content-Type": "application/json"})
+    assert response.status_code == 422
