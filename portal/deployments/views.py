@@ -55,7 +55,7 @@ def new():
 def show(deployment_id: str):
     item = services.get(deployment_id)
     return render("deployments/show.html", item=item, events=services.events(deployment_id),
-                  base_url=_base_url(item), section="deployments")
+                  base_url=_base_url(item), adapters=services.adapter_folders(), section="deployments")
 
 
 @bp.get("/<deployment_id>/status")
@@ -83,6 +83,14 @@ def stop(deployment_id: str):
 def restart(deployment_id: str):
     item = services.restart(deployment_id)
     flash(_("Restarting %(model)s.", model=item.served_model_name), "info")
+    return go(url_for("deployments.show", deployment_id=item.id))
+
+
+@bp.post("/<deployment_id>/adapters")
+def add_adapter(deployment_id: str):
+    item = services.add_adapter(deployment_id, {"name": request.form.get("name", ""),
+                                                "path": request.form.get("path", "")})
+    flash(_("Adapter added; %(model)s restarts with it.", model=item.served_model_name), "info")
     return go(url_for("deployments.show", deployment_id=item.id))
 
 

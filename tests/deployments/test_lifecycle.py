@@ -172,3 +172,37 @@ def test_a_killed_portal_reattaches_to_its_servers_without_starting_them_again(a
     messages = events(app, info["deployment_id"])
     assert sum(m.startswith("started (pid") for m in messages) == 1  # re-attached, not started twice
     assert stopped["pid"] == running["pid"] and group_alive(running["pid"]) == []
+
+
+def test_three_failed_health_checks_make_it_unhealthy_and_a_good_one_running_again(model_factory, app_config,
+                                                                                    tmp_path, monkeypatch):
+    from portal.deployments import supervise
+    monkeypatch.setattr(supervise, "CHECK_SECONDS", 0.0)
+    config = {**app_config, "PORTAL_VLLM_BIN": vllm_bin(tmp_path / "sick", FAKE_VLLM_UNHEALTHY_AFTER="0.5")}
+    app, client, h, deployer, model = model_factory(config)
+    info = deploy(client, h, model)
+    deployer.until(info["deployment_id"], "running")
+    sick = deployer.until(info["deployment_id"], "unhealthy")
+    assert sick["health_ok"] is False and sick["pid"]
+    assert any("3 health checks failed in a row (HTTP 503)" in m for m in events(app, info["deployment_id"]))
+
+
+def test_an_adapter_added_to_a_running_deployment_is_served_after_its_restart(model_factory, app_config):
+    app, client, h, deployer, model = model_factory(app_config)
+    adapter = app.config["PORTAL"].training_dir / "outputs" / "p" / "run-2" / "checkpoint-8"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 32, "base_model_name_or_path": "qwen2.5"}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"\0" * 8)
+    info = deploy(client, h, model)
+    deployer.until(info["deployment_id"], "running")
+    added = client.post(f"/deployments/{info['deployment_id']}/adapters",
+                        json={"name": "p-2", "path": "outputs/p/run-2/checkpoint-8"}, headers=h)
+    assert added.status_code == 200 and "--max-lora-rank 32" in added.get_json()["vllm_cmd"]
+    again = deployer.until(info["deployment_id"], "running", restarts=1)
+    from portal.deployments import probe
+    status, body = probe.get(app.config["PORTAL"].deploy_host, again["port"], "/v1/models")
+    cards = {card["id"]: card for card in json.loads(body)["data"]}
+    assert status == 200 and cards["p-2"]["parent"] == "qwen2.5"
+    answer = client.post(f"/deployments/{info['deployment_id']}/chat",
+                         json={"model": "p-2", "messages": [{"role": "user", "content": "hi"}]}, headers=h)
+    assert "[p-2]" in answer.get_json()["choices"][0]["message"]["content"]
