@@ -51,7 +51,8 @@ def python_files():
 def visible_words(data: str) -> list[str]:
     """Words a reader sees in a piece of literal template text (code and tags left out)."""
     data = re.sub(r"<(pre|code|script|style)\b.*?</\1>", " ", data, flags=re.S)
-    shown = " ".join(ATTRIBUTES.findall(data))
+    # an example value (a path, an identifier: "outputs/…/checkpoint-100", "my-lora") is no sentence
+    shown = " ".join(v for v in ATTRIBUTES.findall(data) if " " in v or not re.search(r"[/\-_.:]", v))
     data = re.sub(r"<[^>]*>", " ", data) + " " + shown
     data = html.unescape(re.sub(r"&\w+;", " ", data))
     for name in NAMES:
@@ -208,6 +209,7 @@ def test_compiled_catalogs_match_their_sources(locale):
 @pytest.mark.parametrize("source, unmarked", [
     ("<p>Runs queued</p>", True),
     ('<input placeholder="Search names">', True),
+    ('<input placeholder="outputs/…/checkpoint-100"> <input placeholder="my-lora">', False),
     ("{{ 'Save' if x else 'Create project' }}", True),
     ("<p>{{ _('Runs queued') }}</p>", False),
     ("<p>{% trans n=3 %}{{ n }} runs queued{% endtrans %}</p>", False),
