@@ -8,8 +8,9 @@ PUBLIC = {"/healthz", "/_internal/health", "/login", "/setup"}
 PUBLIC_POSTS = {"/ui/account/language"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SELF_SERVICE = {"/logout", "/ui/tokens", "/ui/tokens/1/revoke", "/v1/tokens", "/v1/tokens/1", "/ui/account/"}
-# running de-identification changes nothing stored, so viewers may (role="viewer" on these)
-VIEWER_RUNS = {"/v1/deidentify:test", "/v1/deidentify", "/ui/deid/preview"}
+# running de-identification and chatting with a deployment change nothing stored, so viewers may
+# (role="viewer" on these)
+VIEWER_RUNS = {"/v1/deidentify:test", "/v1/deidentify", "/ui/deid/preview", "/deployments/1/chat"}
 
 
 def concrete(rule) -> str:
