@@ -90,6 +90,9 @@ def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session,
     expect(page.locator("#run-status .badge")).to_have_text("已完成", timeout=RUN_SECONDS * 1000)
     expect(page.locator("#run-artifacts table")).to_contain_text("checkpoint-", timeout=15_000)
     page.screenshot(path=screenshots / "zh-run.png", full_page=True)
+    page.goto("/ui/deployments/new")
+    expect(page.locator("main h1")).to_have_text("新建部署")
+    page.screenshot(path=screenshots / "zh-deployment-new.png", full_page=True)
     page.goto("/ui/account/")
     expect(page.locator("main h1")).to_have_text("语言和时区")
     page.screenshot(path=screenshots / "zh-preferences.png", full_page=True)
@@ -125,7 +128,8 @@ def test_every_page_in_chinese_fits_a_phone(browser, demo_server, chinese_sessio
     page.goto("/")
     visits = {NAV.get(a.inner_text().strip(), "page"): a.get_attribute("href")
               for a in page.locator("nav.mainnav a").all()}
-    visits |= {"project": "/ui/projects/demo", "preferences": "/ui/account/", **pages}
+    visits |= {"project": "/ui/projects/demo", "deployment-new": "/ui/deployments/new", "preferences": "/ui/account/",
+               **pages}
     problems = {}
     for name, href in visits.items():
         page.goto(href)
