@@ -1,8 +1,9 @@
 """Languages and time zones: which ones a request gets, and the formatting helpers pages use.
 
 The page language is the user's choice (the account preferences), else the browser's
-`Accept-Language`, else PORTAL_DEFAULT_LOCALE. The JSON API follows `Accept-Language` only and
-falls back to English, so API clients that ask for nothing always read the same text.
+`Accept-Language`, else PORTAL_DEFAULT_LOCALE. The JSON API follows `Accept-Language` and falls
+back to English, so API clients that ask for nothing always read the same text; only the portal's
+own pages, calling it with their session, get the user's choice.
 Strings are marked with `_`/`gettext` in pages and with `_l` (lazy) where they are defined
 before a request exists: form labels, domain errors, label tables.
 """
@@ -93,9 +94,13 @@ def select_locale() -> str:
         return settings.default_locale
     from portal.errors import wants_json
 
-    if wants_json():
-        return negotiate(request.accept_languages) or "en"
     preference = user_preference()
+    if wants_json():
+        # the portal's own pages call the API with their session: answer in the page's language;
+        # a client with a token gets what it asks for, else English
+        if preference is not None and preference.locale in LOCALES and not g.get("token_auth"):
+            return preference.locale
+        return negotiate(request.accept_languages) or "en"
     if preference is not None and preference.locale in LOCALES:
         return preference.locale
     if session.get(SESSION_KEY) in LOCALES:

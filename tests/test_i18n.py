@@ -205,3 +205,10 @@ def test_json_on_pages_keeps_chinese_readable_and_escaped(app):
 
 def test_answers_vary_on_accept_language(client, users):
     assert "Accept-Language" in client.get("/login").headers["Vary"]
+
+
+def test_the_pages_own_api_calls_answer_in_the_pages_language(app, auth, users):
+    auth.login()
+    switch(auth.client, "zh_CN", "/ui/projects/")
+    detail = auth.client.get("/v1/train-config", headers={"Accept-Language": "en"}).get_json()["detail"]
+    assert detail.startswith("当前没有生效的训练配置")
