@@ -169,7 +169,8 @@ def _yaml_problem(error: yaml.YAMLError, text: str) -> Problem:
         return Problem(message, mark.line + 1, mark.column + 1, "yaml", _line(text, mark.line + 1))
     if isinstance(error, yaml.reader.ReaderError):
         line, column = _position(text, error.position)
-        return Problem(gettext("character %(code)s is not allowed in YAML", code=f"{error.character:#x}"), line, column, "yaml",
+        code = f"{error.character:#x}"
+        return Problem(gettext("character %(code)s is not allowed in YAML", code=code), line, column, "yaml",
                        _line(text, line))
     return Problem(str(error), kind="yaml")
 
