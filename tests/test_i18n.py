@@ -212,3 +212,10 @@ def test_the_pages_own_api_calls_answer_in_the_pages_language(app, auth, users):
     switch(auth.client, "zh_CN", "/ui/projects/")
     detail = auth.client.get("/v1/train-config", headers={"Accept-Language": "en"}).get_json()["detail"]
     assert detail.startswith("当前没有生效的训练配置")
+
+
+def test_policy_problems_are_explained_in_the_readers_language(auth, users):
+    auth.login()
+    answer = auth.post("/ui/deid/check", {"yaml": "entities:\n  PHONE: {operator: nope}\n", "sample": "x"},
+                       headers=ZH).get_data(as_text=True)
+    assert "未知的处理方式 &#39;nope&#39;" in answer

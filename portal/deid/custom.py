@@ -14,6 +14,7 @@ import re2
 from portal.deid.entities import Span
 from portal.deid.normalize import fold
 from portal.deid.validators import CHECKSUMS
+from portal.i18n import gettext
 
 _SEPARATORS = re.compile(r"[\s-]")
 _ASCII_WORD = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
@@ -34,7 +35,8 @@ def compile_regex(pattern: str, ignore_case: bool = False):
     """*pattern* compiled with RE2 (linear time), or RegexError."""
     for match in _REPEAT.finditer(pattern):
         if any(count and (len(count) > 4 or int(count) > _MAX_REPEAT) for count in match.groups()):
-            raise RegexError(f"repetition count {match.group()} is above {_MAX_REPEAT}")
+            raise RegexError(gettext("repetition count %(count)s is above %(max)s", count=match.group(),
+                                     max=_MAX_REPEAT))
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = not ignore_case

@@ -22,7 +22,7 @@ import yaml
 
 from portal.deid.entities import BUILTIN, CONTEXTUAL, PASSPORT, POSTCODE, UNCUED, VALIDATED
 from portal.deid.schema import CustomEntity, Rule, check_custom, check_rule
-from portal.i18n import marked
+from portal.i18n import gettext, marked
 
 
 class PolicyError(ValueError):
@@ -106,29 +106,29 @@ def parse_policy(yaml_text: str) -> Policy:
         document = yaml.safe_load(yaml_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        where = gettext("line %(line)s, column %(column)s: ", line=mark.line + 1, column=mark.column + 1) if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([f"{where}YAML syntax error: {problem}"]) from None
+        raise PolicyError([where + gettext("YAML syntax error: %(problem)s", problem=problem)]) from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise PolicyError([f"policy: expected a mapping, got {type(document).__name__}"])
+        raise PolicyError([gettext("policy: expected a mapping, got %(type)s", type=type(document).__name__)])
     errors = [
-        f"{key}: unknown key (expected one of: {', '.join(_TOP_KEYS)})"
+        gettext("%(key)s: unknown key (expected one of: %(keys)s)", key=key, keys=", ".join(_TOP_KEYS))
         for key in document if key not in _TOP_KEYS
     ]
     base = _base(document.get("extends"), errors)
     rules, custom, uncued = dict(base.rules), dict(base.custom), set(base.uncued)
     entities = document.get("entities") or {}
     if not isinstance(entities, dict):
-        errors.append("entities: expected a mapping of entity type to operator")
+        errors.append(gettext("entities: expected a mapping of entity type to operator"))
         entities = {}
     for kind, spec in entities.items():
         _entity(str(kind), spec, rules, custom, uncued, errors)
     allow = _allow(document.get("allow"), errors)
     name = document.get("name", "custom")
     if not isinstance(name, str) or not name:
-        errors.append("name: expected a non-empty string")
+        errors.append(gettext("name: expected a non-empty string"))
     if errors:
         raise PolicyError(errors)
     return Policy(name, rules, custom, tuple(base.allow) + allow, str(document.get("description", "")),
@@ -140,7 +140,8 @@ def _base(extends, errors: list[str]) -> Policy:
         return Policy("custom", {})
     builtins = builtin_policies()
     if extends not in builtins:
-        errors.append(f"extends: unknown built-in policy {extends!r} (choose from {', '.join(builtins)})")
+        errors.append(gettext("extends: unknown built-in policy %(name)s (choose from %(names)s)", name=repr(extends),
+                              names=", ".join(builtins)))
         return Policy("custom", {})
     return builtins[extends]
 
@@ -152,18 +153,20 @@ def _entity(kind: str, spec, rules: dict, custom: dict, uncued: set, errors: lis
     elif spec is None:
         spec = {}
     if not isinstance(spec, dict):
-        errors.append(f"{where}: expected an operator name or a mapping")
+        errors.append(gettext("%(where)s: expected an operator name or a mapping", where=where))
         return
     spec = dict(spec)
     enabled = spec.pop("enabled", True)
     if not isinstance(enabled, bool):
-        errors.append(f"{where}.enabled: expected true or false")
+        errors.append(gettext("%(where)s.enabled: expected true or false", where=where))
     context = spec.pop("context", None)
     if context is not None:
         if kind not in UNCUED:
-            errors.append(f"{where}.context: only {', '.join(UNCUED)} have a context setting")
+            errors.append(gettext("%(where)s.context: only %(kinds)s have a context setting", where=where,
+                                  kinds=", ".join(UNCUED)))
         elif context not in ("required", "optional"):
-            errors.append(f"{where}.context: expected required or optional, got {context!r}")
+            errors.append(gettext("%(where)s.context: expected required or optional, got %(value)s", where=where,
+                                  value=repr(context)))
         elif context == "optional":
             uncued.add(kind)
         else:
@@ -173,10 +176,8 @@ def _entity(kind: str, spec, rules: dict, custom: dict, uncued: set, errors: lis
     if is_custom:
         definition = check_custom(where, kind, spec, errors)
     elif kind not in BUILTIN:
-        errors.append(
-            f"{where}: unknown entity type {kind!r} (built-in: {', '.join(BUILTIN)}; "
-            "a custom entity needs 'regex' or 'keywords')"
-        )
+        errors.append(gettext("%(where)s: unknown entity type %(kind)s (built-in: %(kinds)s; a custom entity needs "
+                              "'regex' or 'keywords')", where=where, kind=repr(kind), kinds=", ".join(BUILTIN)))
         return
     rule = check_rule(where, spec, rules.get(kind), errors)
     if enabled is False:
@@ -193,12 +194,12 @@ def _allow(values, errors: list[str]) -> tuple[str, ...]:
     if values is None:
         return ()
     if not isinstance(values, list):
-        errors.append("allow: expected a list of values that are never touched")
+        errors.append(gettext("allow: expected a list of values that are never touched"))
         return ()
     allowed = []
     for index, value in enumerate(values):
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
             allowed.append(str(value))
         else:
-            errors.append(f"allow[{index}]: expected a string, got {value!r}")
+            errors.append(gettext("allow[%(index)s]: expected a string, got %(value)s", index=index, value=repr(value)))
     return tuple(allowed)
