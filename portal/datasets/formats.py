@@ -4,6 +4,7 @@
 problem in one line. It runs millions of times per file, so the common good record takes
 the shortest path: plain attribute arithmetic, no per-field helper calls.
 """
+from portal.i18n import marked
 
 MAX_ERRORS = 100
 
@@ -163,7 +164,7 @@ class Chat(Checker):
     def stats(self) -> dict:
         stats = super().stats()
         stats["roles"] = sorted(self.roles)
-        stats["note"] = "user/assistant: the longest turn of each conversation, in characters"
+        stats["note"] = marked("user/assistant: the longest turn of each conversation, in characters")
         return stats
 
 

@@ -10,7 +10,7 @@ import orjson
 from portal.datasets import readers
 from portal.datasets.validate import problem_of
 from portal.errors import Invalid
-from portal.i18n import _l
+from portal.i18n import _l, gettext
 
 MAX_PREVIEW_BYTES = 1 << 20  # a longer record is shown cut, as text
 
@@ -98,7 +98,7 @@ def page(path: Path, cursor: str | None, limit: int) -> dict:
     offset, line = _cursor(cursor)
     kind = readers.kind_of(path)
     if kind == "parquet":
-        return {"items": [], "next_cursor": None, "note": "parquet files have no preview"}
+        return {"items": [], "next_cursor": None, "note": gettext("parquet files have no preview")}
     if kind == "csv":
         items, nxt = _csv(path, offset, limit)
     elif kind == "array":
