@@ -15,6 +15,7 @@ from pathlib import Path
 
 from portal.runuser import RunUser, RunUserError
 from portal.supervisor.executors import NAMES as EXECUTORS
+from portal.supervisor.executors.slurm import VALUE as SBATCH_VALUE
 
 LOCALES = ("en", "zh_CN")  # the languages with a catalog in portal/translations
 _FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")
@@ -40,6 +41,12 @@ class Settings:
     docker_container: str
     docker_run_dir: str
     docker_run_dir_host: Path | None
+    shared_dir: Path  # slurm: run folders on a path the portal host and the compute nodes share
+    slurm_partition: str  # slurm defaults a project may override ("" = the cluster's own)
+    slurm_account: str
+    slurm_qos: str
+    slurm_time_limit: str
+    slurm_timeout_seconds: float  # for every Slurm CLI call
     run_user: RunUser | None  # who local runs execute as (None: the portal's own user)
     workdir: str
     start_command: str
@@ -131,6 +138,13 @@ def _absolute(name: str, raw: str) -> str:
     if not raw.startswith("/"):
         raise ConfigError(f"{name} must be an absolute path, got {raw!r}")
     return raw.rstrip("/") or "/"
+
+
+def _slurm_word(name: str, raw: str) -> str:
+    """A value written into an `#SBATCH` line: one word, no quotes or spaces."""
+    if raw and not SBATCH_VALUE.match(raw):
+        raise ConfigError(f"{name} must be one word (letters, digits and . _ : , = / @ % + - [ ]), got {raw!r}")
+    return raw
 
 
 def _fake_gpus(raw: str) -> tuple[int, int] | None:
@@ -264,6 +278,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         docker_run_dir=_absolute("PORTAL_DOCKER_RUN_DIR", get("PORTAL_DOCKER_RUN_DIR", "/tmp/portal-runs")),
         docker_run_dir_host=Path(get("PORTAL_DOCKER_RUN_DIR_HOST")).resolve()
         if get("PORTAL_DOCKER_RUN_DIR_HOST") else None,
+        shared_dir=Path(get("PORTAL_SHARED_DIR") or str(training_dir / "slurm")).expanduser().resolve(),
+        slurm_partition=_slurm_word("PORTAL_SLURM_PARTITION", get("PORTAL_SLURM_PARTITION")),
+        slurm_account=_slurm_word("PORTAL_SLURM_ACCOUNT", get("PORTAL_SLURM_ACCOUNT")),
+        slurm_qos=_slurm_word("PORTAL_SLURM_QOS", get("PORTAL_SLURM_QOS")),
+        slurm_time_limit=_slurm_word("PORTAL_SLURM_TIME_LIMIT", get("PORTAL_SLURM_TIME_LIMIT")),
+        slurm_timeout_seconds=_number("PORTAL_SLURM_TIMEOUT_SECONDS", get("PORTAL_SLURM_TIMEOUT_SECONDS", "30"), float),
         run_user=_run_user(get("PORTAL_RUN_USER"), get("PORTAL_RUN_GROUP")),
         workdir=get("PORTAL_WORKDIR", "KTIP_Release_2.1.0/train/llm"),
         start_command=_start_command(get("PORTAL_START_COMMAND", "bash run_train_full_sft.sh {config}")),

@@ -2,7 +2,7 @@
 from typing import Literal
 
 from flask_login import current_user
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api import bp
 from portal.api.runs import RunInfo
@@ -14,8 +14,32 @@ from portal.runs import services as runs
 NOT_FOUND = {404: "No such project"}
 
 
+def _range(key: str) -> dict:
+    low, high = services.SLURM_NUMBERS[key]
+    return {"ge": low, "le": high}
+
+
+class SlurmSettings(BaseModel):
+    """The Slurm executor's job settings; unset: the server's PORTAL_SLURM_* (or Slurm's own default)."""
+    model_config = ConfigDict(extra="forbid")
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time_limit: str | None = Field(None, description="sbatch --time, e.g. 2-00:00:00", examples=["12:00:00"])
+    nodes: int | None = Field(None, **_range("nodes"))
+    gpus_per_node: int | None = Field(None, description="--gres=gpu:N; default: gpus_per_run",
+                                      **_range("gpus_per_node"))
+    cpus_per_task: int | None = Field(None, **_range("cpus_per_task"))
+    memory: str | None = Field(None, description="sbatch --mem (per node; one task per node)", examples=["64G"])
+    container_image: str | None = Field(None, description="pyxis/enroot --container-image")
+    container_mounts: list[str] | None = Field(None, description="pyxis --container-mounts entries, SRC:DST")
+    extra: list[str] | None = Field(None, description="more sbatch options, --name or --name=value, from: "
+                                    + " ".join(services.SBATCH_EXTRA), examples=[["--constraint=a100"]])
+
+
 class ExecutionSettings(BaseModel):
-    executor: str | None = Field(None, description="local or docker; empty: the server's PORTAL_EXECUTOR")
+    executor: str | None = Field(None, description="local, docker or slurm; empty: the server's PORTAL_EXECUTOR")
     container: str | None = Field(None, description="docker: the training container")
     workdir: str | None = Field(None, description="working directory (in the container for docker, "
                                                   "under the training dir otherwise)")
@@ -25,6 +49,7 @@ class ExecutionSettings(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     stop_signal: Literal["SIGTERM", "SIGINT", "SIGABRT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL"] = "SIGTERM"
     grace_seconds: int = Field(30, ge=0, le=3600)
+    slurm: SlurmSettings = Field(default_factory=SlurmSettings)
 
 
 class ProjectCreate(ExecutionSettings):
@@ -56,6 +81,7 @@ class ProjectUpdate(BaseModel):
     env: dict[str, str] = None
     stop_signal: str = None
     grace_seconds: int = Field(None, ge=0, le=3600)
+    slurm: SlurmSettings = None
 
 
 class Resource(BaseModel):
@@ -79,7 +105,7 @@ class ProjectDetail(ProjectCreate):
                    dataset_name=p.dataset_name, training_yaml_name=p.training_yaml_name, status=p.status,
                    executor=p.executor, container=p.container, workdir=p.workdir, start_command=p.start_command,
                    gpus_per_run=p.gpus_per_run, env=p.env or {}, stop_signal=p.stop_signal,
-                   grace_seconds=p.grace_seconds, created_at=p.created_at, updated_at=p.updated_at,
+                   grace_seconds=p.grace_seconds, slurm=p.slurm or {}, created_at=p.created_at, updated_at=p.updated_at,
                    effective=services.effective(p), resources=services.resources(p))
 
 

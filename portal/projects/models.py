@@ -28,6 +28,8 @@ class Project(db.Model):
     env: Mapped[dict] = mapped_column(JSON, default=dict)
     stop_signal: Mapped[str] = mapped_column(String(16), default="SIGTERM")
     grace_seconds: Mapped[int] = mapped_column(default=30)
+    # the Slurm executor's job settings (see projects.services.SLURM_FIELDS); unset keys: the server's
+    slurm: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     runs_created: Mapped[int] = mapped_column(default=0, server_default="0")  # hands out run numbers
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

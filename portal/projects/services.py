@@ -10,6 +10,7 @@ from portal.projects.models import Project
 from portal.runs import command
 from portal.storage import resolve_under
 from portal.supervisor import executors
+from portal.supervisor.executors.slurm import VALUE as SBATCH_VALUE
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -21,7 +22,21 @@ MAX_BYTES = {"description": 10_000, "owner": 64, "dataset_name": 500, "training_
 MAX_ENV = 100
 MAX_ENV_VALUE_BYTES = 10_000
 EDITABLE = ("description", "owner", "tags", "dataset_name", "training_yaml_name", "executor", "container",
-            "workdir", "start_command", "gpus_per_run", "env", "stop_signal", "grace_seconds")
+            "workdir", "start_command", "gpus_per_run", "env", "stop_signal", "grace_seconds", "slurm")
+# the Slurm executor's settings of a project: one word each (written into `#SBATCH` lines), or a number
+SLURM_WORDS = ("partition", "account", "qos", "time_limit", "memory", "container_image")
+SLURM_NUMBERS = {"nodes": (1, 1024), "gpus_per_node": (0, MAX_GPUS), "cpus_per_task": (1, 1024)}
+SLURM_LISTS = ("container_mounts", "extra")
+SLURM_FIELDS = SLURM_WORDS + tuple(SLURM_NUMBERS) + SLURM_LISTS
+SLURM_DEFAULTS = ("partition", "account", "qos", "time_limit")  # the server's PORTAL_SLURM_* settings
+MEMORY = re.compile(r"^[0-9]+[KMGT]?$")
+# `extra` holds sbatch options from this list only, as `--name` or `--name=value`; the rest
+# (output, chdir, export, uid, container…) the portal sets itself or must not be changed
+SBATCH_EXTRA = ("--constraint", "--exclusive", "--reservation", "--nodelist", "--exclude", "--gpus-per-task",
+                "--mem-per-gpu", "--cpus-per-gpu", "--gres-flags", "--hint", "--distribution", "--comment",
+                "--licenses", "--wckey", "--begin", "--deadline", "--signal", "--no-requeue", "--requeue",
+                "--switches", "--threads-per-core", "--mail-type", "--mail-user", "--nice", "--gpu-bind")
+MAX_SLURM_LIST = 20
 
 
 def _settings():
@@ -58,6 +73,8 @@ def check_fields(fields: dict) -> dict:
         if len(env) > MAX_ENV:
             raise Invalid(f"env: at most {MAX_ENV} variables")
         out["env"] = {str(k): _text(f"env {k}", str(v), MAX_ENV_VALUE_BYTES) for k, v in env.items()}
+    if "slurm" in out:
+        out["slurm"] = check_slurm(out["slurm"] or {})
     if "stop_signal" in out and out["stop_signal"] not in STOP_SIGNALS:
         raise Invalid(f"stop_signal must be one of {', '.join(STOP_SIGNALS)}")
     if "grace_seconds" in out and not 0 <= int(out["grace_seconds"]) <= 3600:
@@ -66,6 +83,52 @@ def check_fields(fields: dict) -> dict:
         if key in out and not out[key]:
             out[key] = None  # empty means "use the server's setting"
     return out
+
+
+def check_slurm(slurm: dict) -> dict:
+    """A project's Slurm settings: known keys, one-word values, numbers in range, allowed options."""
+    if not isinstance(slurm, dict):
+        raise Invalid("slurm: must be an object")
+    unknown = sorted(set(slurm) - set(SLURM_FIELDS))
+    if unknown:
+        raise Invalid(f"slurm: unknown setting {unknown[0]!r}; known: {', '.join(SLURM_FIELDS)}")
+    out = {}
+    for key in SLURM_WORDS:
+        if slurm.get(key):
+            out[key] = _slurm_word(f"slurm.{key}", slurm[key])
+    if out.get("memory") and not MEMORY.match(out["memory"]):
+        raise Invalid("slurm.memory: a size like 64G, 512M or 1T (per node)")
+    for key, (low, high) in SLURM_NUMBERS.items():
+        if slurm.get(key) not in (None, ""):
+            value = slurm[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise Invalid(f"slurm.{key}: a whole number between {low} and {high}")
+            out[key] = value
+    for key in SLURM_LISTS:
+        items = slurm.get(key) or []
+        if not isinstance(items, list) or len(items) > MAX_SLURM_LIST:
+            raise Invalid(f"slurm.{key}: a list of at most {MAX_SLURM_LIST} entries")
+        if items:
+            out[key] = [_slurm_word(f"slurm.{key}", item) for item in items]
+    for option in out.get("extra", []):
+        if option.partition("=")[0] not in SBATCH_EXTRA:
+            raise Invalid(f"slurm.extra: {option!r} is not allowed; allowed: {', '.join(SBATCH_EXTRA)}")
+    return out
+
+
+def _slurm_word(field: str, value) -> str:
+    if not isinstance(value, str) or not SBATCH_VALUE.match(value):
+        raise Invalid(f"{field}: one word of letters, digits and . _ : , = / @ % + - [ ], got {value!r}")
+    return value
+
+
+def slurm_options(project: Project) -> dict:
+    """The Slurm settings a new run of `project` gets: its own, else the server's defaults."""
+    settings = _settings()
+    options = {key: getattr(settings, f"slurm_{key}") for key in SLURM_DEFAULTS if getattr(settings, f"slurm_{key}")}
+    options.update(project.slurm or {})
+    options.setdefault("gpus_per_node", project.gpus_per_run)
+    return options
 
 
 def _text(field: str, value, limit: int) -> str:
@@ -154,6 +217,7 @@ def effective(project: Project) -> dict:
         "env": dict(project.env or {}),
         "stop_signal": project.stop_signal,
         "grace_seconds": project.grace_seconds,
+        "slurm": slurm_options(project),
     }
 
 

@@ -114,15 +114,15 @@ def launch(run_id: int) -> None:
     on = f" on GPUs {', '.join(run.gpus)}" if run.gpus else ""
     started = {"handle": handle, "started_at": utcnow(), "status_reason": "", "progress": max(run.progress, 0.05)}
     try:
-        if transition(run, "running", ("starting",), f"started{where}{on} (pid {handle.get('pid')})", **started):
+        if transition(run, "running", ("starting",), f"started{where}{on} ({executor.describe(handle)})", **started):
             pass
         elif run.status == "stopping":  # a stop came while it launched: it is signalled next tick
             for key, value in started.items():
                 setattr(run, key, value)
-            log_event(run, f"started{where}{on} (pid {handle.get('pid')}) while a stop was requested")
+            log_event(run, f"started{where}{on} ({executor.describe(handle)}) while a stop was requested")
         else:  # the run ended meanwhile (its launch outlived LAUNCH_SECONDS): nobody would follow it
             executor.signal(handle, "SIGKILL")
-            log_event(run, f"killed what the late launch started (pid {handle.get('pid')})", "warning")
+            log_event(run, f"killed what the late launch started ({executor.describe(handle)})", "warning")
         db.session.commit()
     except lease.LeaseLost:
         db.session.rollback()
@@ -280,9 +280,9 @@ class RunsHandler:
         _ingest(run, executor, followed, seen, final=ended)
         if seen.files is not None:
             artifacts.record(run, seen.files)
-        if seen.poll.state == "pending":
-            run.status_reason = seen.poll.detail
-        elif seen.poll.state == "running" and run.status == "starting":
+        if seen.poll.state in ("pending", "running") and run.status_reason != seen.poll.detail:
+            run.status_reason = seen.poll.detail  # a scheduler's pending reason, then its job and nodes
+        if seen.poll.state == "running" and run.status == "starting":
             transition(run, "running", ("starting",), "running")
         elif ended:
             _end(run, seen.poll)

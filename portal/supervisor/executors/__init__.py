@@ -9,7 +9,7 @@ from flask import current_app
 
 from portal.supervisor.executors.base import Executor
 
-NAMES = ("local", "docker")  # the slurm issue adds its own
+NAMES = ("local", "docker", "slurm")
 
 
 @lru_cache(maxsize=None)
@@ -21,6 +21,9 @@ def _build(name: str, settings) -> Executor:
         from portal.supervisor.executors.docker import DockerExecutor
         host = str(settings.docker_run_dir_host) if settings.docker_run_dir_host else None
         return DockerExecutor(settings.docker_run_dir, host, settings.data_dir / "runs")
+    if name == "slurm":
+        from portal.supervisor.executors.slurm import SlurmExecutor
+        return SlurmExecutor(settings.shared_dir, settings.training_dir, settings.slurm_timeout_seconds)
     raise ValueError(f"unknown executor {name!r}")
 
 

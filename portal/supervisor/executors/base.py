@@ -119,6 +119,10 @@ class Executor(ABC):
     def log_path(self, folder: str) -> Path:
         """The output.log of a run as the portal reads it (copied there when not in place)."""
 
+    def describe(self, handle: dict) -> str:
+        """What the run's events call the thing a launch started (a pid, a scheduler's job id)."""
+        return f"pid {handle.get('pid')}"
+
     def base_env(self) -> dict[str, str]:
         """What a run's environment holds before the project's variables and the portal's own."""
         return {}

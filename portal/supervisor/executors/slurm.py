@@ -1,0 +1,260 @@
+"""Runs training jobs on a Slurm cluster through its CLI (`sbatch`, `squeue`, `scontrol`, `scancel`).
+
+Each run gets a folder under PORTAL_SHARED_DIR, a path the portal host and the compute nodes
+share: the job's settings frozen when the run is queued (`slurm.json`), the batch script, the
+exit-code wrapper, and what the wrapper writes (`output.log`, `exit_code`), which the portal
+reads in place. The handle is the job id, so a restarted supervisor re-attaches by it. Every
+CLI call has a timeout; its failure is a LaunchError carrying Slurm's own message. The job
+runs as the user the portal submits as, not as PORTAL_RUN_USER.
+"""
+import json
+import logging
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
+from portal.supervisor.executors.local import PORTAL_ENV, list_tree, read_range
+
+log = logging.getLogger("portal.executors.slurm")
+
+# squeue states in which the job still holds (or is about to hold) its nodes
+ACTIVE_STATES = {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED", "RESIZING", "SIGNALING",
+                 "STAGE_OUT", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
+GONE = ("Invalid job id", "already completing or completed")  # scancel/squeue/scontrol on a finished job
+SQUEUE_FORMAT = "%i|%T|%r|%N"  # job id, state, reason, node list
+MASTER_PORT_BASE = 20000
+# each option writes one `#SBATCH` line, so its values must be one word sbatch reads as it is
+VALUE = re.compile(r"^[A-Za-z0-9._:,=/@%+\-\[\]]+$")
+
+
+@dataclass(frozen=True)
+class SlurmHandle(Handle):
+    job_id: str
+    cluster: str  # empty on a single-cluster setup
+    run_dir: str
+
+
+def sbatch_lines(options: dict, run_dir: str, mounts: list[str]) -> list[str]:
+    """The `#SBATCH` lines of a run from its frozen settings (checked in projects.services)."""
+    lines = [f"--output={run_dir}/output.log", "--open-mode=append", f"--chdir={run_dir}", "--ntasks-per-node=1"]
+    for key, flag in (("partition", "partition"), ("account", "account"), ("qos", "qos"), ("time_limit", "time"),
+                      ("nodes", "nodes"), ("cpus_per_task", "cpus-per-task"), ("memory", "mem")):
+        if options.get(key):
+            lines.append(f"--{flag}={options[key]}")
+    if options.get("gpus_per_node"):
+        lines.append(f"--gres=gpu:{options['gpus_per_node']}")
+    if options.get("container_image"):
+        # the batch script runs in the container: it must see the run folder and the training dir
+        lines.append(f"--container-image={options['container_image']}")
+        lines.append("--container-mounts=" + ",".join(mounts + list(options.get("container_mounts") or [])))
+    lines.extend(options.get("extra") or [])
+    return [f"#SBATCH {line}" for line in lines]
+
+
+def batch_script(spec: LaunchSpec, options: dict, run_dir: str, mounts: list[str]) -> str:
+    """A POSIX sh batch script: settings as `#SBATCH` lines, the environment, then the wrapper.
+
+    The environment and argv are quoted for sh; sbatch is called with --export=NONE, so the
+    job sees exactly this environment (and srun inside it passes it on).
+    """
+    exports = [f"export {key}={shlex.quote(value)}" for key, value in sorted(spec.env.items())]
+    return "\n".join([
+        "#!/bin/sh",
+        f"#SBATCH --job-name=portal-run-{spec.run_id}",
+        *sbatch_lines(options, run_dir, mounts),
+        f"# written by the training portal for run {spec.run_id}",
+        *exports,
+        "export SLURM_EXPORT_ENV=ALL",
+        'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+        f"MASTER_PORT=$(({MASTER_PORT_BASE} + SLURM_JOB_ID % 20000))",
+        'export MASTER_ADDR MASTER_PORT NNODES="$SLURM_JOB_NUM_NODES"'
+        f" GPUS_PER_NODE={int(options.get('gpus_per_node') or 0)}",
+        "exec sh " + shlex.join([f"{run_dir}/wrapper.sh", run_dir, spec.workdir, *spec.argv]),
+        "",
+    ])
+
+
+def exit_code_of(state: str, exit_code: str) -> int:
+    """Slurm's `ExitCode=X:S` as a shell would say it; a job that did not complete is never 0."""
+    code, _, sig = exit_code.partition(":")
+    value = 128 + int(sig) if sig.isdigit() and int(sig) else int(code) if code.isdigit() else 1
+    if value == 0 and state != "COMPLETED":
+        return 143 if state == "CANCELLED" else 1
+    return value
+
+
+def parse_scontrol(text: str) -> dict[str, str]:
+    """`Key=Value` pairs of `scontrol show job` (values never hold spaces, except Reason's are joined)."""
+    fields = {}
+    for token in text.split():
+        key, sep, value = token.partition("=")
+        if sep:
+            fields[key] = value
+    return fields
+
+
+class SlurmExecutor(Executor):
+    name = "slurm"
+    places_gpus = False  # Slurm does
+    on_portal_host = False
+
+    def __init__(self, shared_dir: Path, training_dir: Path, timeout: float):
+        self.runs_dir = shared_dir / "runs"
+        self.training_dir = training_dir
+        self.timeout = timeout
+
+    # ---------------------------------------------------------------- the CLI door
+    def cli(self, *argv: str) -> str:
+        """Run one Slurm command with a timeout; its failure says Slurm's own words."""
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
+                                  stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise LaunchError(f"{argv[0]} is not installed on the portal host (Slurm's client tools are "
+                              "needed where the portal runs)") from None
+        except subprocess.TimeoutExpired:
+            raise LaunchError(f"{argv[0]} did not answer within {self.timeout:.0f}s: is slurmctld reachable?") from None
+        if done.returncode:
+            message = "; ".join(line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip())
+            message = message or f"exit code {done.returncode}"
+            raise LaunchError(message if message.startswith(argv[0]) else f"{argv[0]}: {message}")
+        return done.stdout
+
+    # ---------------------------------------------------------------- plan and launch
+    def plan(self, folder, project, number, workdir, container):
+        """Paths as on the local host (the training dir is shared with the nodes), and the job's
+        settings frozen into the run folder, so editing the project never changes a queued run."""
+        from portal.errors import Invalid
+        from portal.projects import services as projects
+        from portal.storage import resolve_under
+
+        options = projects.slurm_options(projects.get_project(project))
+        run_dir = self.runs_dir / folder
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "slurm.json").write_text(json.dumps(options, indent=1))
+        except OSError as error:
+            raise Invalid(f"cannot write the run folder under PORTAL_SHARED_DIR: {error}") from None
+        return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
+                    output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
+
+    def log_path(self, folder: str) -> Path:
+        return self.runs_dir / folder / "output.log"
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in PORTAL_ENV if k in os.environ}
+        env["HOME"] = os.environ.get("HOME", "/")
+        return env
+
+    def launch(self, spec: LaunchSpec) -> dict:
+        run_dir = self.runs_dir / spec.folder
+        try:
+            options = json.loads((run_dir / "slurm.json").read_text())
+            Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
+            (run_dir / "output.log").touch()
+            (run_dir / "wrapper.sh").write_text(WRAPPER.lstrip())
+            mounts = [f"{p}:{p}" for p in dict.fromkeys((str(self.runs_dir.parent), str(self.training_dir)))]
+            (run_dir / "job.sh").write_text(batch_script(spec, options, str(run_dir), mounts))
+        except (OSError, ValueError) as error:
+            raise LaunchError(f"cannot prepare the run folder {run_dir}: {error}") from None
+        out = self.cli("sbatch", "--parsable", "--export=NONE", str(run_dir / "job.sh")).strip()
+        job_id, _, cluster = out.partition(";")
+        if not job_id.isdigit():
+            raise LaunchError(f"sbatch answered {out!r} instead of a job id")
+        return SlurmHandle(job_id=job_id, cluster=cluster, run_dir=str(run_dir)).dump()
+
+    def describe(self, handle: dict) -> str:
+        return f"Slurm job {handle['job_id']}"
+
+    # ---------------------------------------------------------------- follow
+    def _queue(self, job_ids: list[str]) -> dict[str, tuple[str, str, str]]:
+        """ONE squeue for every job: {job id: (state, reason, nodes)} of those still in the queue."""
+        try:
+            out = self.cli("squeue", f"--jobs={','.join(job_ids)}", "-h", "-o", SQUEUE_FORMAT)
+        except LaunchError as error:
+            if any(gone in str(error) for gone in GONE):  # every one of them has left the queue
+                return {}
+            raise
+        queue = {}
+        for line in out.splitlines():
+            parts = line.split("|")
+            if len(parts) == 4:
+                queue[parts[0]] = (parts[1], parts[2], parts[3])
+        return queue
+
+    def _left(self, handle: SlurmHandle) -> PollResult:
+        """A job that left the queue without an exit file: what Slurm still remembers of it."""
+        try:
+            fields = parse_scontrol(self.cli("scontrol", "show", "job", handle.job_id))
+        except LaunchError as error:
+            if "Invalid job id" in str(error):
+                return PollResult("lost", detail=f"Slurm no longer knows job {handle.job_id} and it left no exit code")
+            raise
+        state = fields.get("JobState", "UNKNOWN")
+        if state == "PENDING" or state in ACTIVE_STATES:  # it was between squeue and now
+            return PollResult("running")
+        reason = fields.get("Reason", "None")
+        detail = f"Slurm job {handle.job_id} ended {state}" + (f" ({reason})" if reason != "None" else "")
+        return PollResult("exited", exit_code=exit_code_of(state, fields.get("ExitCode", "")), detail=detail)
+
+    def poll_many(self, handles):
+        loaded = {key: SlurmHandle.load(data) for key, data in handles.items()}
+        if not loaded:
+            return {}
+        try:
+            queue = self._queue(sorted({h.job_id for h in loaded.values()}, key=int))
+        except LaunchError as error:  # controller down or slow: ask again next tick, lose nothing
+            log.warning("squeue failed: %s", error)
+            return {key: PollResult("running", detail=str(error)) for key in loaded}
+        results = {}
+        for key, handle in loaded.items():
+            code = self._exit_file(handle)
+            state, reason, nodes = queue.get(handle.job_id, ("", "", ""))
+            if code is not None:  # the wrapper's word is the truth, even while Slurm still tidies up
+                results[key] = PollResult("exited", exit_code=code)
+            elif state == "PENDING":
+                why = "" if reason == "None" else f": {reason}"
+                results[key] = PollResult("pending", detail=f"Slurm job {handle.job_id} is waiting in the queue{why}")
+            elif state in ACTIVE_STATES:
+                results[key] = PollResult("running", detail=f"Slurm job {handle.job_id} on {nodes}")
+            else:
+                try:
+                    results[key] = self._left(handle)
+                except LaunchError as error:
+                    log.warning("scontrol failed: %s", error)
+                    results[key] = PollResult("running", detail=str(error))
+        return results
+
+    @staticmethod
+    def _exit_file(handle: SlurmHandle) -> int | None:
+        try:
+            return int((Path(handle.run_dir) / "exit_code").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def read_output(self, handle, offset, limit):
+        return read_range(Path(handle["run_dir"]) / "output.log", offset, limit)
+
+    def read_file(self, handle, path, offset, limit):
+        return read_range(Path(path), offset, limit)
+
+    def list_files(self, handle, root, max_depth=2):
+        return list_tree(Path(root), max_depth)
+
+    # ---------------------------------------------------------------- stop
+    def signal(self, handle, signame):
+        """The stop signal to every process of the job (`--full`: the batch shell too); SIGKILL,
+        and any signal to a job still queued, cancel the job (Slurm's own TERM, then KILL)."""
+        job = SlurmHandle.load(handle)
+        try:
+            if signame != "SIGKILL" and self._queue([job.job_id]).get(job.job_id, ("",))[0] != "PENDING":
+                self.cli("scancel", f"--signal={signame.removeprefix('SIG')}", "--full", job.job_id)
+            else:
+                self.cli("scancel", job.job_id)
+        except LaunchError as error:
+            if not any(gone in str(error) for gone in GONE):
+                raise

@@ -1,0 +1,146 @@
+"""Runs as jobs of the real single-node Slurm that `scripts/services` starts, through the API."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.runs.conftest import make_project, start
+from tests.support import require, wait_for
+
+TRAIN = ("import sys, time, os\n"
+         "out = sys.argv[1]\n"
+         "for i in range(1, 6):\n"
+         "    sys.stderr.write(f'\\r{i*20:3d}%|##   | {i}/5 [00:0{i}<00:01,  5.00it/s]'); sys.stderr.flush()\n"
+         "    print({'loss': 1.0 / i, 'epoch': i / 5}, flush=True)\n"
+         "    time.sleep(0.05)\n"
+         "os.makedirs(out + '/checkpoint-5', exist_ok=True)\n"
+         "open(out + '/checkpoint-5/adapter_model.safetensors', 'wb').write(b'w' * 64)\n"
+         "print('job', os.environ.get('SLURM_JOB_ID'), 'master', os.environ.get('MASTER_ADDR'), flush=True)\n")
+
+
+@pytest.fixture
+def partition():
+    return require("slurm")
+
+
+@pytest.fixture
+def app_config(app_config, partition, tmp_path):
+    yield {**app_config, "PORTAL_SLURM_PARTITION": partition, "PORTAL_SLURM_TIMEOUT_SECONDS": "20"}
+    # a failed test must not leave jobs that hold the node's CPUs for the next one
+    queue = subprocess.run(["squeue", "-h", "-o", "%i|%o"], capture_output=True, text=True, timeout=20).stdout
+    mine = [line.split("|")[0] for line in queue.splitlines() if str(tmp_path) in line]
+    if mine:
+        subprocess.run(["scancel", *mine], timeout=20)
+
+
+def python(training, code: str, script="job.py") -> str:
+    """A start command running `code` (kept as a script in the training dir) with this Python."""
+    (training / script).write_text(code)
+    return f"{sys.executable} {script}"
+
+
+def slurm_project(client, headers, command, name="p1", **slurm):
+    return make_project(client, headers, name=name, executor="slurm", workdir=".", start_command=command,
+                        grace_seconds=5, slurm=slurm)
+
+
+def events(client, headers, run_id) -> list[str]:
+    return [e["message"] for e in client.get(f"/v1/runs/{run_id}/logs", headers=headers).get_json()["items"]]
+
+
+def ticking(ticker, predicate, timeout=60.0):
+    """Tick the supervisor until `predicate()` is truthy; returns its value."""
+    def check():
+        ticker.sup.tick()
+        return predicate()
+    return wait_for(check, timeout)
+
+
+def in_queue(job_id: str) -> bool:
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=20)
+    return bool(out.stdout.strip())
+
+
+def test_a_slurm_run_succeeds_with_progress_metrics_and_artifacts(client, token, training, ticker):
+    h = token["operator"]
+    slurm_project(client, h, python(training, TRAIN) + " {output_dir}")
+    run = start(client, h)
+    done = ticker.until(run["id"], "succeeded", timeout=90)
+    assert done["exit_code"] == 0 and done["step"] == 5 and done["metrics"]["loss"] == 0.2
+    text = client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"]
+    job_id = text.split("job ", 1)[1].split()[0]
+    assert f"job {job_id} master " in text and "master None" not in text
+    artifacts = client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()
+    assert [(a["path"], a["size"]) for a in artifacts] == [("checkpoint-5", 64)]
+    assert events(client, h, run["id"])[2] == f"started (Slurm job {job_id})"
+
+
+def test_a_failing_command_gives_its_exit_code(client, token, training, ticker):
+    h = token["operator"]
+    slurm_project(client, h, python(training, "import sys; print('bad', flush=True); sys.exit(7)"))
+    done = ticker.until(start(client, h)["id"], "failed", timeout=90)
+    assert done["exit_code"] == 7
+    assert "bad" in client.get(f"/v1/runs/{done['id']}/output", headers=h).get_json()["data"]
+
+
+def test_stop_while_running_signals_the_job_and_it_leaves_the_queue(client, token, training, ticker):
+    h = token["operator"]
+    slurm_project(client, h, python(training, "import time\nprint('up', flush=True)\ntime.sleep(300)\n"))
+    run = start(client, h)
+    running = ticker.until(run["id"], "running", timeout=60)
+    job_id = events(client, h, run["id"])[2].split("Slurm job ")[1].rstrip(")")
+    assert running["status"] == "running"
+    ticking(ticker, lambda: ticker.run(run["id"])["status_reason"].startswith(f"Slurm job {job_id} on "))
+    wait_for(lambda: "up" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"], 60)
+    client.post(f"/v1/runs/{run['id']}/stop", headers=h)
+    done = ticker.until(run["id"], "cancelled", timeout=60)
+    assert done["exit_code"] == 143  # the command got SIGTERM, and the wrapper recorded it
+    wait_for(lambda: not in_queue(job_id), 60)
+
+
+def test_a_job_waiting_for_cpus_shows_slurms_pending_reason_and_is_cancelled_when_stopped(
+        client, token, training, ticker):
+    h = token["operator"]
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, timeout=20)
+               .stdout.split()[0])
+    slurm_project(client, h, python(training, "import time\ntime.sleep(300)\n"), name="big", cpus_per_task=cpus)
+    slurm_project(client, h, python(training, "print('never')\n", "small.py"), name="small", cpus_per_task=1)
+    big = start(client, h, name="big")
+    ticker.until(big["id"], "running", timeout=60)
+    ticking(ticker, lambda: " on " in ticker.run(big["id"])["status_reason"])
+    small = start(client, h, name="small")
+    waiting = ticking(ticker, lambda: (r := ticker.run(small["id"]))["status_reason"]
+                      .endswith("waiting in the queue: Resources") and r)
+    assert waiting["status"] == "running"
+    client.post(f"/v1/runs/{small['id']}/stop", headers=h)
+    ticker.until(small["id"], "cancelled", timeout=60)
+    assert client.get(f"/v1/runs/{small['id']}/output", headers=h).get_json()["size"] == 0  # it never ran
+    small_job = waiting["status_reason"].split()[2]
+    wait_for(lambda: not in_queue(small_job), 60)
+    client.post(f"/v1/runs/{big['id']}/stop", headers=h)
+    ticker.until(big["id"], "cancelled", timeout=60)
+
+
+def test_a_bad_partition_fails_the_run_with_slurms_message(client, token, training, ticker):
+    h = token["operator"]
+    slurm_project(client, h, "true", partition="no-such-partition")
+    run = start(client, h)
+    ticker.until(run["id"], "failed", timeout=60)
+    last = events(client, h, run["id"])[-1]
+    assert last.startswith("failed to start: sbatch: error:") and "partition" in last.lower()
+
+
+def test_slurm_settings_are_checked_and_kept(client, token):
+    h = token["operator"]
+    body = {"name": "s1", "executor": "slurm", "workdir": ".",
+            "slurm": {"partition": "gpu", "nodes": 2, "gpus_per_node": 8, "memory": "64G",
+                      "extra": ["--constraint=a100", "--exclusive"]}}
+    made = client.post("/projects", json=body, headers=h).get_json()
+    assert made["slurm"]["nodes"] == 2 and made["slurm"]["extra"] == ["--constraint=a100", "--exclusive"]
+    assert made["effective"]["slurm"]["partition"] == "gpu"
+    refused = client.patch("/projects/s1", json={"slurm": {"extra": ["--output=/etc/passwd"]}}, headers=h)
+    assert refused.status_code == 400 and "--output=/etc/passwd" in refused.get_json()["detail"]
+    spaced = client.patch("/projects/s1", json={"slurm": {"partition": "gpu\n#SBATCH --uid=0"}}, headers=h)
+    assert spaced.status_code == 400
+    unknown = client.patch("/projects/s1", json={"slurm": {"array": "1-100"}}, headers=h)
+    assert unknown.status_code == 422
