@@ -1,10 +1,13 @@
 """Runs as jobs of the real single-node Slurm that `scripts/services` starts, through the API."""
+import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from tests.runs.conftest import make_project, start
+from tests.runs.test_crash_recovery import procs, supervisor_process  # noqa: F401 - procs is a fixture
 from tests.support import require, wait_for
 
 TRAIN = ("import sys, time, os\n"
@@ -144,3 +147,66 @@ def test_slurm_settings_are_checked_and_kept(client, token):
     assert spaced.status_code == 400
     unknown = client.patch("/projects/s1", json={"slurm": {"array": "1-100"}}, headers=h)
     assert unknown.status_code == 422
+
+
+@pytest.mark.slow
+def test_a_supervisor_killed_mid_run_re_attaches_to_the_job_and_takes_its_exit_code(app, client, token, training,
+                                                                                     procs):
+    h = token["operator"]
+    code = "import time\nfor i in range(20):\n    print('line', i, flush=True)\n    time.sleep(0.2)\n"
+    slurm_project(client, h, python(training, code))
+    run = start(client, h)
+    first = supervisor_process(app)
+    procs.append(first)
+    wait_for(lambda: "line 2" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"], 90)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    job_dir = next((training / "slurm" / "runs").iterdir())
+    wait_for(lambda: (job_dir / "exit_code").exists(), 60)  # the job ended while no supervisor watched
+    procs.append(supervisor_process(app))
+    done = wait_for(lambda: (r := fetch(client, h, run["id"]))["status"] not in ("running", "starting")
+                    and r, 60)
+    assert done["status"] == "succeeded" and done["exit_code"] == 0
+    text = client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"]
+    assert text.splitlines() == [f"line {i}" for i in range(20)]
+    assert sum("started (Slurm job" in e for e in events(client, h, run["id"])) == 1  # never submitted twice
+
+
+def fetch(client, headers, run_id) -> dict:
+    return client.get(f"/v1/runs/{run_id}", headers=headers).get_json()
+
+
+def executor(tmp_path, timeout=20.0):
+    from portal.supervisor.executors.slurm import SlurmExecutor
+
+    return SlurmExecutor(tmp_path / "shared", tmp_path / "training", timeout)
+
+
+def test_a_job_slurm_no_longer_knows_and_that_left_no_exit_code_is_lost(tmp_path):
+    handle = {"job_id": "987654", "cluster": "", "run_dir": str(tmp_path)}
+    result = executor(tmp_path).poll_many({1: handle})[1]
+    assert result.state == "lost" and "Slurm no longer knows job 987654" in result.detail
+
+
+def test_a_controller_that_does_not_answer_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for tool in ("squeue", "sbatch"):
+        (shims / tool).write_text("#!/bin/sh\nsleep 30\n")
+        (shims / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")
+    slow = executor(tmp_path, timeout=1.0)
+    handle = {"job_id": "1", "cluster": "", "run_dir": str(tmp_path)}
+    result = slow.poll_many({7: handle})[7]  # the run keeps going; its status reason says why nothing moves
+    assert result.state == "running" and result.detail == "squeue did not answer within 1s: is slurmctld reachable?"
+    from portal.supervisor.executors.base import LaunchError
+    with pytest.raises(LaunchError, match="squeue did not answer within 1s"):
+        slow.cli("squeue")
+
+
+def test_missing_slurm_tools_are_named(tmp_path, monkeypatch):
+    from portal.supervisor.executors.base import LaunchError
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LaunchError, match="sbatch is not installed on the portal host"):
+        executor(tmp_path).cli("sbatch", "--version")
