@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.config import EXECUTORS
 from portal.i18n import _l, gettext
-from portal.projects.services import STOP_SIGNALS
+from portal.projects.services import SLURM_NUMBERS, SLURM_WORDS, STOP_SIGNALS
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -43,6 +43,22 @@ class ProjectForm(FlaskForm):
     env = TextAreaField(_l("Environment (KEY=VALUE per line)"), validators=[Optional()], render_kw={"rows": 3})
     stop_signal = SelectField(_l("Stop signal"), choices=list(STOP_SIGNALS), default="SIGTERM")
     grace_seconds = IntegerField(_l("Grace period (s) before SIGKILL"), default=30, validators=[NumberRange(0, 3600)])
+    # the Slurm executor's settings (projects.services.check_slurm holds their rules); empty: the server's
+    slurm_partition = StringField(_l("Partition"), validators=[Optional()])
+    slurm_account = StringField(_l("Account"), validators=[Optional()])
+    slurm_qos = StringField(_l("QOS"), validators=[Optional()])
+    slurm_time_limit = StringField(_l("Time limit"), validators=[Optional()], render_kw={"placeholder": "2-00:00:00"})
+    slurm_nodes = IntegerField(_l("Nodes"), validators=[Optional(), NumberRange(*SLURM_NUMBERS["nodes"])])
+    slurm_gpus_per_node = IntegerField(_l("GPUs per node"),
+                                       validators=[Optional(), NumberRange(*SLURM_NUMBERS["gpus_per_node"])])
+    slurm_cpus_per_task = IntegerField(_l("CPUs per task"),
+                                       validators=[Optional(), NumberRange(*SLURM_NUMBERS["cpus_per_task"])])
+    slurm_memory = StringField(_l("Memory per node"), validators=[Optional()], render_kw={"placeholder": "64G"})
+    slurm_container_image = StringField(_l("Container image (pyxis)"), validators=[Optional()])
+    slurm_container_mounts = StringField(_l("Container mounts (comma, separated)"), validators=[Optional()],
+                                         render_kw={"placeholder": "/data:/data"})
+    slurm_extra = TextAreaField(_l("More sbatch options (one per line)"), validators=[Optional()],
+                                render_kw={"rows": 2, "placeholder": "--constraint=a100"})
 
     def fields_for_service(self) -> dict:
         """The form's values as `projects.services` takes them (env may raise ValueError)."""
@@ -54,7 +70,14 @@ class ProjectForm(FlaskForm):
             "workdir": self.workdir.data or None, "start_command": self.start_command.data or None,
             "gpus_per_run": self.gpus_per_run.data or 0, "env": parse_env(self.env.data),
             "stop_signal": self.stop_signal.data, "grace_seconds": self.grace_seconds.data or 0,
+            "slurm": self._slurm(),
         }
+
+    def _slurm(self) -> dict:
+        values = {key: self[f"slurm_{key}"].data for key in SLURM_WORDS + tuple(SLURM_NUMBERS)}
+        values["container_mounts"] = [m.strip() for m in (self.slurm_container_mounts.data or "").split(",") if m.strip()]
+        values["extra"] = [line.strip() for line in (self.slurm_extra.data or "").splitlines() if line.strip()]
+        return {key: value for key, value in values.items() if value not in (None, "", [])}
 
     def fill_from(self, project) -> None:
         for key in ("name", "description", "owner", "dataset_name", "training_yaml_name", "executor", "container",
@@ -62,4 +85,9 @@ class ProjectForm(FlaskForm):
             getattr(self, key).data = getattr(project, key) or ("" if key not in ("gpus_per_run",
                                                                                  "grace_seconds") else 0)
         self.tags.data = ", ".join(project.tags or [])
+        slurm = project.slurm or {}
+        for key in SLURM_WORDS + tuple(SLURM_NUMBERS):
+            self[f"slurm_{key}"].data = slurm.get(key)
+        self.slurm_container_mounts.data = ", ".join(slurm.get("container_mounts") or [])
+        self.slurm_extra.data = "\n".join(slurm.get("extra") or [])
         self.env.data = "\n".join(f"{k}={v}" for k, v in (project.env or {}).items())

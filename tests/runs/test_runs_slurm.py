@@ -27,13 +27,20 @@ def partition():
 
 
 @pytest.fixture
-def app_config(app_config, partition, tmp_path):
+def app_config(app_config, tmp_path):
+    partition = os.environ.get("PORTAL_TEST_SLURM_PARTITION", "")
     yield {**app_config, "PORTAL_SLURM_PARTITION": partition, "PORTAL_SLURM_TIMEOUT_SECONDS": "20"}
     # a failed test must not leave jobs that hold the node's CPUs for the next one
     queue = subprocess.run(["squeue", "-h", "-o", "%i|%o"], capture_output=True, text=True, timeout=20).stdout
     mine = [line.split("|")[0] for line in queue.splitlines() if str(tmp_path) in line]
     if mine:
         subprocess.run(["scancel", *mine], timeout=20)
+
+
+@pytest.fixture
+def ticker(ticker, partition):
+    """The supervisor's ticker, for tests that need the real Slurm."""
+    return ticker
 
 
 def python(training, code: str, script="job.py") -> str:
@@ -151,7 +158,7 @@ def test_slurm_settings_are_checked_and_kept(client, token):
 
 @pytest.mark.slow
 def test_a_supervisor_killed_mid_run_re_attaches_to_the_job_and_takes_its_exit_code(app, client, token, training,
-                                                                                     procs):
+                                                                                     procs, partition):
     h = token["operator"]
     code = "import time\nfor i in range(20):\n    print('line', i, flush=True)\n    time.sleep(0.2)\n"
     slurm_project(client, h, python(training, code))
@@ -182,7 +189,7 @@ def executor(tmp_path, timeout=20.0):
     return SlurmExecutor(tmp_path / "shared", tmp_path / "training", timeout)
 
 
-def test_a_job_slurm_no_longer_knows_and_that_left_no_exit_code_is_lost(tmp_path):
+def test_a_job_slurm_no_longer_knows_and_that_left_no_exit_code_is_lost(tmp_path, partition):
     handle = {"job_id": "987654", "cluster": "", "run_dir": str(tmp_path)}
     result = executor(tmp_path).poll_many({1: handle})[1]
     assert result.state == "lost" and "Slurm no longer knows job 987654" in result.detail
@@ -210,3 +217,15 @@ def test_missing_slurm_tools_are_named(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(LaunchError, match="sbatch is not installed on the portal host"):
         executor(tmp_path).cli("sbatch", "--version")
+
+
+def test_slurm_settings_on_the_project_form(client, auth, users, training):
+    auth.login("operator")
+    data = {"name": "ui-slurm", "executor": "slurm", "workdir": ".", "stop_signal": "SIGTERM", "grace_seconds": "30",
+            "gpus_per_run": "0", "slurm_partition": "gpu", "slurm_nodes": "2", "slurm_memory": "64G",
+            "slurm_container_mounts": "/data:/data, /models:/models", "slurm_extra": "--constraint=a100\n--exclusive"}
+    assert auth.post("/ui/projects/new", data).status_code == 302
+    page = client.get("/ui/projects/ui-slurm/edit").get_data(as_text=True)
+    assert 'value="gpu"' in page and "/data:/data, /models:/models" in page and "--constraint=a100\n--exclusive" in page
+    refused = auth.post("/ui/projects/new", {**data, "name": "ui-slurm2", "slurm_extra": "--uid=0"})
+    assert refused.status_code == 400 and "is not allowed" in refused.get_data(as_text=True)
