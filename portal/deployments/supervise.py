@@ -120,7 +120,9 @@ class DeploymentsHandler:
                 db.session.commit()
             return
         now = time.monotonic()
-        if item.id in self.checking or now - self.checked_at.get(item.id, 0.0) < CHECK_SECONDS:
+        # half a tick of slack: checks 2 s apart on a 1 s tick must not slip to every third tick
+        due = CHECK_SECONDS - supervisor.interval / 2
+        if item.id in self.checking or now - self.checked_at.get(item.id, 0.0) < due:
             return
         scrape = item.status == "running" and now - self.scraped_at.get(item.id, 0.0) >= METRICS_SECONDS
         self.checked_at[item.id] = now
@@ -144,7 +146,7 @@ class DeploymentsHandler:
             item = db.session.get(Deployment, deployment_id)
             if item is not None and item.status in SPAWNED and item.handle is not None:
                 self._apply(supervisor, item, state, health)
-                db.session.commit()
+        db.session.commit()  # one fenced commit for every answer of this tick
         for deployment_id, name, handle in self.to_kill:  # after the fenced commit that recorded the crash
             supervisor.submit(("kill", deployment_id, handle["pid"]), executors.get(name).signal_group, handle,
                               "SIGKILL")
@@ -183,12 +185,13 @@ class DeploymentsHandler:
         self.to_kill.append((item.id, item.executor, item.handle))
         limit = _settings().deploy_max_restarts
         if item.restart_count >= limit:
-            transition(item, "failed", SPAWNED, f"{why}; gave up after {limit} restarts", "error")
+            transition(item, "failed", SPAWNED, f"{why}; gave up after {limit} restarts", "error",
+                       status_reason=why[:500])
             return
         number = item.restart_count + 1
         wait_seconds = backoff(number)
         transition(item, "pending", SPAWNED, f"{why}; restart {number} of {limit} in {wait_seconds:.0f}s",
-                   "warning", handle=None, health_ok=False, restart_count=number,
+                   "warning", handle=None, health_ok=False, restart_count=number, status_reason=why[:500],
                    next_start_at=utcnow() + timedelta(seconds=wait_seconds))
 
     def _stop(self, supervisor, item: Deployment) -> None:

@@ -18,8 +18,9 @@ class Watch:
 
     def _failed(self, request):
         # a poll (htmx or run.js) still in flight when a link is followed is cancelled by the browser
-        if request.failure == "net::ERR_ABORTED" and request.resource_type in ("xhr", "fetch"):
-            return
+        if request.failure == "net::ERR_ABORTED" and (request.resource_type in ("xhr", "fetch")
+                                                      or request.url.endswith("/favicon.svg")):
+            return  # (so is the favicon of a page left at once)
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response):
