@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from portal.auth.models import User
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.projects import services as projects
 from portal.projects.models import Project
 from portal.runs import command
@@ -39,14 +40,15 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     """Queue a run; the dataset and config must exist under the training dir first."""
     project = projects.get_project(project_name)
     if project.status != "active":
-        raise Conflict(f"project {project.name!r} is archived")
+        raise Conflict(_l("project %(name)s is archived", name=repr(project.name)))
     missing = _missing_resources(project)
     if missing:
-        raise Invalid(f"missing under the training directory {_settings().training_dir}: {', '.join(missing)}")
+        raise Invalid(_l("missing under the training directory %(dir)s: %(missing)s",
+                         dir=str(_settings().training_dir), missing=", ".join(missing)))
     run_settings = projects.effective(project)
     gpu_count = run_settings["gpus_per_run"] if gpus is None else gpus
     if not 0 <= gpu_count <= projects.MAX_GPUS:
-        raise Invalid(f"gpus must be between 0 and {projects.MAX_GPUS}")
+        raise Invalid(_l("gpus must be between 0 and %(max)s", max=projects.MAX_GPUS))
     executor = executors.get(run_settings["executor"])
     # the project's counter hands out numbers: one UPDATE, so concurrent starts never collide
     number = db.session.execute(update(Project).where(Project.id == project.id)
@@ -87,7 +89,7 @@ def command_text(run: Run) -> str:
 
 
 def get_run(run_id: int) -> Run:
-    return found(db.session.get(Run, run_id), f"run {run_id} not found")
+    return found(db.session.get(Run, run_id), _l("run %(id)s not found", id=run_id))
 
 
 def list_runs(project_name: str | None = None, status: str | None = None, before: int | None = None,
@@ -122,7 +124,7 @@ def request_stop(run_id: int, by: int | None = None) -> Run:
         return run
     if run.status == "stopping":
         return run
-    raise Conflict(f"run {run.id} has already ended ({run.status})")
+    raise Conflict(_l("run %(id)s has already ended (%(status)s)", id=run.id, status=run.status))
 
 
 def rerun(run_id: int, created_by: int | None = None) -> Run:
@@ -150,10 +152,10 @@ def list_artifacts(run_id: int) -> list[Artifact]:
 
 
 def set_artifact_tags(artifact_id: int, tags: list[str]) -> Artifact:
-    artifact = found(db.session.get(Artifact, artifact_id), f"artifact {artifact_id} not found")
+    artifact = found(db.session.get(Artifact, artifact_id), _l("artifact %(id)s not found", id=artifact_id))
     clean = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
     if len(clean) > 20 or any(len(t) > 40 for t in clean):
-        raise Invalid("tags: at most 20 tags of at most 40 characters")
+        raise Invalid(_l("tags: at most 20 tags of at most 40 characters"))
     artifact.tags = clean
     db.session.commit()
     return artifact
