@@ -1,6 +1,7 @@
 """The preferences form; the choices come from the service and the settings."""
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from portal.account.services import timezones
@@ -13,5 +14,7 @@ class PreferencesForm(FlaskForm):
 
     def __init__(self, *args, server_zone: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.locale.choices = [("", _l("As the browser asks"))] + list(LANGUAGE_NAMES.items())
-        self.timezone.choices = [("", _l("The server's (%(zone)s)", zone=server_zone))] + [(z, z) for z in timezones()]
+        self.locale.choices = [SelectChoice("", _l("As the browser asks"))] + [
+            SelectChoice(code, name, render_kw={"lang": code.replace("_", "-")}) for code, name in LANGUAGE_NAMES.items()]
+        self.timezone.choices = [SelectChoice("", _l("The server's (%(zone)s)", zone=server_zone))] + [
+            SelectChoice(zone, zone) for zone in timezones()]

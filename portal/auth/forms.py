@@ -1,12 +1,13 @@
 """Sign-in, setup, token and user forms. The rules themselves live in services."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal.auth.models import ROLES
 from portal.i18n import ROLE_LABELS, _l
 
-ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 class LoginForm(FlaskForm):
