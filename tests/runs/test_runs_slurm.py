@@ -229,3 +229,36 @@ def test_slurm_settings_on_the_project_form(client, auth, users, training):
     assert 'value="gpu"' in page and "/data:/data, /models:/models" in page and "--constraint=a100\n--exclusive" in page
     refused = auth.post("/ui/projects/new", {**data, "name": "ui-slurm2", "slurm_extra": "--uid=0"})
     assert refused.status_code == 400 and "is not allowed" in refused.get_data(as_text=True)
+
+
+def test_the_cluster_shows_partitions_and_nodes_from_sinfo(client, token, auth, users, partition):
+    cluster = client.get("/v1/cluster", headers=token["viewer"]).get_json()
+    assert cluster["available"] and cluster["error"] == ""
+    found = {p["name"]: p for p in cluster["partitions"]}
+    assert found[partition]["default"] and found[partition]["available"] == "up"
+    node = found[partition]["nodes"][0]
+    assert node["cpus_total"] >= 1 and node["state"] in ("idle", "mixed", "allocated", "completing")
+    auth.login("viewer")
+    panel = client.get("/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'id="cluster"' in panel and f"<code>{node['name']}</code>" in panel
+
+
+def test_sinfo_lines_become_partitions_with_cpus_and_gpus():
+    from portal.supervisor.executors.slurm import parse_sinfo
+
+    text = ("gpu01|gpu*|up|mixed|40/24/0/64|gpu:a100:8(S:0-1)|gpu:a100:3(IDX:0-2)|\n"
+            "gpu02|gpu*|up|idle|0/64/0/64|gpu:a100:8(S:0-1)|gpu:a100:0(IDX:N/A)|\n"
+            "cpu01|cpu|down|down*|0/0/32/32|(null)|(null)|\n")
+    gpu, cpu = parse_sinfo(text)
+    assert (gpu["name"], gpu["default"], gpu["cpus_allocated"], gpu["cpus_total"]) == ("gpu", True, 40, 128)
+    assert (gpu["gpus_allocated"], gpu["gpus_total"]) == (3, 16)
+    assert (cpu["available"], cpu["nodes"][0]["state"], cpu["gpus_total"]) == ("down", "down*", 0)
+
+
+def test_without_slurm_tools_the_cluster_is_unavailable_and_the_dashboard_has_no_panel(client, token, auth, users,
+                                                                                       tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert client.get("/v1/cluster", headers=token["viewer"]).get_json() == {
+        "available": False, "error": "Slurm's client tools (sinfo) are not installed on this host", "partitions": []}
+    auth.login("viewer")
+    assert 'id="cluster"' not in client.get("/").get_data(as_text=True)

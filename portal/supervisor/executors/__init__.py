@@ -29,3 +29,8 @@ def _build(name: str, settings) -> Executor:
 
 def get(name: str) -> Executor:
     return _build(name, current_app.config["PORTAL"])
+
+
+def cluster() -> dict | None:
+    """The Slurm cluster this host submits to (partitions, nodes, CPUs, GPUs); None when it has no Slurm."""
+    return get("slurm").cluster()

@@ -12,7 +12,9 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,10 @@ ACTIVE_STATES = {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
 GONE = ("Invalid job id", "already completing or completed")  # scancel/squeue/scontrol on a finished job
 SQUEUE_FORMAT = "%i|%T|%r|%N"  # job id, state, reason, node list
 MASTER_PORT_BASE = 20000
+# one line per node and partition: name|partition|availability|state|CPUs A/I/O/T|GRES|GRES used
+SINFO_FORMAT = "NodeList:|,Partition:|,Available:|,StateLong:|,CPUsState:|,Gres:|,GresUsed:|"
+GPUS = re.compile(r"gpu(?::[^:(,]+)?:(\d+)")
+CLUSTER_SECONDS = 5.0  # how long one sinfo answer is shown again (every open dashboard polls it)
 # each option writes one `#SBATCH` line, so its values must be one word sbatch reads as it is
 VALUE = re.compile(r"^[A-Za-z0-9._:,=/@%+\-\[\]]+$")
 
@@ -87,6 +93,33 @@ def exit_code_of(state: str, exit_code: str) -> int:
     return value
 
 
+def gpu_count(gres: str) -> int:
+    """GPUs in a GRES string (`gpu:8`, `gpu:a100:4(S:0-1),gpu:t4:2`); 0 for `(null)`."""
+    return sum(int(n) for n in GPUS.findall(gres))
+
+
+def parse_sinfo(text: str) -> list[dict]:
+    """Partitions with their nodes, CPUs and GPUs (allocated and total) from `sinfo -N -O SINFO_FORMAT`."""
+    partitions: dict[str, dict] = {}
+    for line in text.splitlines():
+        parts = line.split("|")
+        if len(parts) < 7:
+            continue
+        node, name, available, state, cpus, gres, used = parts[:7]
+        cpu = cpus.split("/")
+        partition = partitions.setdefault(name.rstrip("*"), {
+            "name": name.rstrip("*"), "default": name.endswith("*"), "available": available, "nodes": [],
+            "cpus_allocated": 0, "cpus_total": 0, "gpus_allocated": 0, "gpus_total": 0})
+        entry = {"name": node, "state": state,
+                 "cpus_allocated": int(cpu[0]) if len(cpu) == 4 and cpu[0].isdigit() else 0,
+                 "cpus_total": int(cpu[3]) if len(cpu) == 4 and cpu[3].isdigit() else 0,
+                 "gpus_allocated": gpu_count(used), "gpus_total": gpu_count(gres)}
+        partition["nodes"].append(entry)
+        for key in ("cpus_allocated", "cpus_total", "gpus_allocated", "gpus_total"):
+            partition[key] += entry[key]
+    return list(partitions.values())
+
+
 def parse_scontrol(text: str) -> dict[str, str]:
     """`Key=Value` pairs of `scontrol show job` (values never hold spaces, except Reason's are joined)."""
     fields = {}
@@ -106,23 +139,42 @@ class SlurmExecutor(Executor):
         self.runs_dir = shared_dir / "runs"
         self.training_dir = training_dir
         self.timeout = timeout
+        self._cluster: tuple[float, dict] | None = None
 
     # ---------------------------------------------------------------- the CLI door
-    def cli(self, *argv: str) -> str:
+    def cli(self, *argv: str, timeout: float | None = None) -> str:
         """Run one Slurm command with a timeout; its failure says Slurm's own words."""
+        timeout = timeout or self.timeout
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise LaunchError(f"{argv[0]} is not installed on the portal host (Slurm's client tools are "
                               "needed where the portal runs)") from None
         except subprocess.TimeoutExpired:
-            raise LaunchError(f"{argv[0]} did not answer within {self.timeout:.0f}s: is slurmctld reachable?") from None
+            raise LaunchError(f"{argv[0]} did not answer within {timeout:.0f}s: is slurmctld reachable?") from None
         if done.returncode:
             message = "; ".join(line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip())
             message = message or f"exit code {done.returncode}"
             raise LaunchError(message if message.startswith(argv[0]) else f"{argv[0]}: {message}")
         return done.stdout
+
+    def cluster(self) -> dict | None:
+        """Partitions and nodes from ONE `sinfo` (kept a few seconds); None where Slurm's tools are absent.
+
+        Called from requests (the dashboard, /v1/cluster), so its timeout is short.
+        """
+        if shutil.which("sinfo") is None:
+            return None
+        now = time.monotonic()
+        if self._cluster is not None and now - self._cluster[0] < CLUSTER_SECONDS:
+            return self._cluster[1]
+        try:
+            found = {"partitions": parse_sinfo(self.cli("sinfo", "-h", "-N", "-O", SINFO_FORMAT,
+                                                        timeout=min(self.timeout, CLUSTER_SECONDS))), "error": ""}
+        except LaunchError as error:
+            found = {"partitions": [], "error": str(error)}
+        self._cluster = (now, found)
+        return found
 
     # ---------------------------------------------------------------- plan and launch
     def plan(self, folder, project, number, workdir, container):
