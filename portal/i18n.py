@@ -21,7 +21,8 @@ from flask_babel import lazy_pgettext
 from flask_login import current_user
 from markupsafe import Markup
 
-from portal.config import LOCALES
+# the module, not its names: config.py imports the executors, which may import this module
+import portal.config as config
 from portal.extensions import babel
 from portal.timeutil import as_utc
 
@@ -98,12 +99,12 @@ def select_locale() -> str:
     if wants_json():
         # the portal's own pages call the API with their session: answer in the page's language;
         # a client with a token gets what it asks for, else English
-        if preference is not None and preference.locale in LOCALES and not g.get("token_auth"):
+        if preference is not None and preference.locale in config.LOCALES and not g.get("token_auth"):
             return preference.locale
         return negotiate(request.accept_languages) or "en"
-    if preference is not None and preference.locale in LOCALES:
+    if preference is not None and preference.locale in config.LOCALES:
         return preference.locale
-    if session.get(SESSION_KEY) in LOCALES:
+    if session.get(SESSION_KEY) in config.LOCALES:
         return session[SESSION_KEY]
     return negotiate(request.accept_languages) or settings.default_locale
 
@@ -120,7 +121,7 @@ def current_locale() -> str:
     locale = get_locale()
     if locale is None:
         return "en"
-    for code in LOCALES:
+    for code in config.LOCALES:
         if Locale.parse(code) == locale:
             return code
     return str(locale)
@@ -190,7 +191,7 @@ def locale_of(user_id: int | None) -> str:
     from portal.account import services
 
     preference = services.preference_for(user_id) if user_id is not None else None
-    if preference is not None and preference.locale in LOCALES:
+    if preference is not None and preference.locale in config.LOCALES:
         return preference.locale
     return current_app.config["PORTAL"].default_locale
 
