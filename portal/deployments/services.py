@@ -28,6 +28,13 @@ def _settings():
     return current_app.config["PORTAL"]
 
 
+def gpu_holders() -> dict[str, Deployment]:
+    """The deployment holding each allocated GPU of this host (by UUID), for the GPU panel."""
+    held = {uuid: holder for uuid, (kind, holder) in placement.held().items() if kind == "deployment"}
+    items = {d.id: d for d in db.session.scalars(select(Deployment).where(Deployment.id.in_(set(held.values()))))}
+    return {uuid: items[holder] for uuid, holder in held.items() if holder in items}
+
+
 def _holder_text(kind: str, holder: str) -> str:
     if kind == "run":
         from portal.runs.models import Run

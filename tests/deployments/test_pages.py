@@ -59,3 +59,11 @@ def training_run(app, client, token):
         db.session.add(Artifact(run_id=row.id, path="checkpoint-100", kind="checkpoint", size=8, tags=[]))
         db.session.commit()
     return run["id"]
+
+
+def test_the_gpu_panel_names_the_deployment_holding_a_gpu(client, auth, users, token, model):
+    created = client.post("/deployments", json={"model_path": model, "preferred_gpu": 1},
+                          headers=token["operator"]).get_json()
+    auth.login("viewer")
+    page = client.get("/").get_data(as_text=True)
+    assert f"/ui/deployments/{created['deployment_id']}" in page and "serving" in page
