@@ -203,6 +203,15 @@ def _end(run: Run, poll: PollResult) -> None:
         transition(run, "lost", STARTED, f"lost: {poll.detail}", "error", **never_stepped)
 
 
+def _hold_scheduled(run: Run, gpus: dict[str, list[str]]) -> None:
+    """Record the GPUs a scheduler gave a run (on its nodes), for its page; released when it ends."""
+    for host, ids in gpus.items():
+        if not placement.record("run", run.id, ids, host):
+            log.warning("run %s: GPUs %s on %s are held by another holder; not recorded", run.id, ids, host)
+            return
+    run.gpus = [f"{host}:{gpu}" for host, ids in gpus.items() for gpu in ids]
+
+
 @handler
 class RunsHandler:
     """Follows every started run and starts queued ones, first come, first served."""
@@ -275,6 +284,8 @@ class RunsHandler:
         run = db.session.get(Run, run_id)
         if run is None or run.status not in STARTED:
             return
+        if seen.poll.gpus and not run.gpus and run.status in STARTED:
+            _hold_scheduled(run, seen.poll.gpus)  # first in the transaction: a lost race rolls it back
         followed = self.followed.setdefault(run.id, Followed())
         ended = seen.poll.state in ("exited", "lost")
         _ingest(run, executor, followed, seen, final=ended)

@@ -190,7 +190,7 @@ def executor(tmp_path, timeout=20.0):
 
 
 def test_a_job_slurm_no_longer_knows_and_that_left_no_exit_code_is_lost(tmp_path, partition):
-    handle = {"job_id": "987654", "cluster": "", "run_dir": str(tmp_path)}
+    handle = {"job_id": "987654", "cluster": "", "run_dir": str(tmp_path), "gpus_per_node": 0}
     result = executor(tmp_path).poll_many({1: handle})[1]
     assert result.state == "lost" and "Slurm no longer knows job 987654" in result.detail
 
@@ -203,7 +203,7 @@ def test_a_controller_that_does_not_answer_is_a_clear_error_not_a_hang(tmp_path,
         (shims / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")
     slow = executor(tmp_path, timeout=1.0)
-    handle = {"job_id": "1", "cluster": "", "run_dir": str(tmp_path)}
+    handle = {"job_id": "1", "cluster": "", "run_dir": str(tmp_path), "gpus_per_node": 0}
     result = slow.poll_many({7: handle})[7]  # the run keeps going; its status reason says why nothing moves
     assert result.state == "running" and result.detail == "squeue did not answer within 1s: is slurmctld reachable?"
     from portal.supervisor.executors.base import LaunchError
@@ -262,3 +262,34 @@ def test_without_slurm_tools_the_cluster_is_unavailable_and_the_dashboard_has_no
         "available": False, "error": "Slurm's client tools (sinfo) are not installed on this host", "partitions": []}
     auth.login("viewer")
     assert 'id="cluster"' not in client.get("/").get_data(as_text=True)
+
+
+def test_the_gpus_slurm_gives_a_job_are_recorded_on_its_node_and_released_when_it_ends(app, client, token, training,
+                                                                                        ticker):
+    from portal.extensions import db
+    from portal.supervisor.placement import GpuAllocation
+
+    gres = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %G"], capture_output=True, text=True, timeout=20).stdout
+    node, gpus = gres.split()[0], gres.split()[1]
+    if not gpus.startswith("gpu:"):
+        pytest.skip(f"the Slurm node has no GRES GPUs ({gpus}); scripts/services up slurm gives it two")
+    h = token["operator"]
+    slurm_project(client, h, python(training, "import time\ntime.sleep(300)\n"), gpus_per_node=1)
+    run = start(client, h)
+    held = ticking(ticker, lambda: ticker.run(run["id"])["gpus"])
+    assert held == [f"{node}:gpu0"]
+    with app.app_context():
+        assert [(a.host, a.gpu_uuid) for a in db.session.scalars(db.select(GpuAllocation))] == [(node, "gpu0")]
+    client.post(f"/v1/runs/{run['id']}/stop", headers=h)
+    ticker.until(run["id"], "cancelled", timeout=60)
+    with app.app_context():
+        assert db.session.scalars(db.select(GpuAllocation)).all() == []
+
+
+def test_the_gpus_of_a_multi_node_job_are_read_per_node():
+    from portal.supervisor.executors.slurm import job_gpus
+
+    text = ("   JOB_GRES=gpu:a100:4\n"
+            "     Nodes=gpu[01-02] CPU_IDs=0-31 Mem=0 GRES=gpu:a100:2(IDX:0-1)\n"
+            "     Nodes=gpu-big7 CPU_IDs=0 Mem=0 GRES=gpu:a100:2(IDX:4,6)\n")
+    assert job_gpus(text) == {"gpu01": ["gpu0", "gpu1"], "gpu02": ["gpu0", "gpu1"], "gpu-big7": ["gpu4", "gpu6"]}

@@ -76,6 +76,7 @@ class PollResult:
     state: Literal["running", "pending", "exited", "lost"]  # pending: waiting in a scheduler's queue
     exit_code: int | None = None
     detail: str = ""  # why it is lost, or why a scheduler keeps it pending
+    gpus: dict[str, list[str]] | None = None  # what a scheduler gave the run: {host: [GPU ids]}
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class SlurmHandle(Handle):
     job_id: str
     cluster: str  # empty on a single-cluster setup
     run_dir: str
+    gpus_per_node: int  # asked for: the GPUs it got are then looked up once it runs
 
 
 def sbatch_lines(options: dict, run_dir: str, mounts: list[str]) -> list[str]:
@@ -120,6 +121,29 @@ def parse_sinfo(text: str) -> list[dict]:
     return list(partitions.values())
 
 
+def expand(spec: str) -> list[str]:
+    """`0-2,5` -> 0 1 2 5 (GPU indexes); `gpu[01-02],cpu1` -> gpu01 gpu02 cpu1 (Slurm's host lists)."""
+    out = []
+    for prefix, inner, plain in re.findall(r"([^,\[]*)\[([^\]]*)\]|([^,]+)", spec):
+        if plain and not plain.replace("-", "").isdigit():  # a host name as it is
+            out.append(plain)
+            continue
+        for part in inner.split(",") if inner else [plain]:
+            low, _, high = part.partition("-")
+            for number in range(int(low), int(high or low) + 1):
+                out.append(f"{prefix}{number:0{len(low)}d}")
+    return out
+
+
+def job_gpus(text: str) -> dict[str, list[str]]:
+    """{node: [GPU index]} from the `Nodes=… GRES=gpu:N(IDX:…)` lines of `scontrol -d show job`."""
+    found: dict[str, list[str]] = {}
+    for nodes, idx in re.findall(r"Nodes=(\S+) .*?GRES=\S*?gpu\S*?\(IDX:([0-9,\-]+)\)", text):
+        for node in expand(nodes):
+            found.setdefault(node, []).extend(f"gpu{i}" for i in expand(idx))
+    return found
+
+
 def parse_scontrol(text: str) -> dict[str, str]:
     """`Key=Value` pairs of `scontrol show job` (values never hold spaces, except Reason's are joined)."""
     fields = {}
@@ -140,6 +164,7 @@ class SlurmExecutor(Executor):
         self.training_dir = training_dir
         self.timeout = timeout
         self._cluster: tuple[float, dict] | None = None
+        self._gpus: dict[str, dict[str, list[str]]] = {}  # job id -> what it got (it never changes)
 
     # ---------------------------------------------------------------- the CLI door
     def cli(self, *argv: str, timeout: float | None = None) -> str:
@@ -217,7 +242,8 @@ class SlurmExecutor(Executor):
         job_id, _, cluster = out.partition(";")
         if not job_id.isdigit():
             raise LaunchError(f"sbatch answered {out!r} instead of a job id")
-        return SlurmHandle(job_id=job_id, cluster=cluster, run_dir=str(run_dir)).dump()
+        return SlurmHandle(job_id=job_id, cluster=cluster, run_dir=str(run_dir),
+                           gpus_per_node=int(options.get("gpus_per_node") or 0)).dump()
 
     def describe(self, handle: dict) -> str:
         return f"Slurm job {handle['job_id']}"
@@ -272,7 +298,8 @@ class SlurmExecutor(Executor):
                 why = "" if reason == "None" else f": {reason}"
                 results[key] = PollResult("pending", detail=f"Slurm job {handle.job_id} is waiting in the queue{why}")
             elif state in ACTIVE_STATES:
-                results[key] = PollResult("running", detail=f"Slurm job {handle.job_id} on {nodes}")
+                results[key] = PollResult("running", detail=f"Slurm job {handle.job_id} on {nodes}",
+                                          gpus=self._job_gpus(handle) if state == "RUNNING" else None)
             else:
                 try:
                     results[key] = self._left(handle)
@@ -280,6 +307,21 @@ class SlurmExecutor(Executor):
                     log.warning("scontrol failed: %s", error)
                     results[key] = PollResult("running", detail=str(error))
         return results
+
+    def _job_gpus(self, handle: SlurmHandle) -> dict[str, list[str]] | None:
+        """{node: [GPU index]} Slurm gave a running job, from `scontrol -d show job` once per job."""
+        if not handle.gpus_per_node:
+            return None
+        if handle.job_id not in self._gpus:
+            try:
+                found = job_gpus(self.cli("scontrol", "-d", "show", "job", handle.job_id))
+            except LaunchError as error:
+                log.warning("scontrol -d failed: %s", error)
+                return None
+            if not found:
+                return None
+            self._gpus[handle.job_id] = found
+        return self._gpus[handle.job_id]
 
     @staticmethod
     def _exit_file(handle: SlurmHandle) -> int | None:
