@@ -17,9 +17,13 @@ from portal.projects.models import Project
 from portal.runs import command
 from portal.runs.models import Artifact, Run, RunLog
 from portal.runs.transitions import log_event, transition
+from portal import storage
 from portal.storage import resolve_under
 from portal.supervisor import executors, placement
 from portal.timeutil import as_utc, utcnow
+
+
+RUN_FOLDER_ROOM = 16 * 1024 * 1024  # what a new run folder should have to start its output
 
 
 def _settings():
@@ -49,6 +53,8 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     gpu_count = run_settings["gpus_per_run"] if gpus is None else gpus
     if not 0 <= gpu_count <= projects.MAX_GPUS:
         raise Invalid(_l("gpus must be between 0 and %(max)s", max=projects.MAX_GPUS))
+    # a run folder needs room for its output: a full data dir refuses the run now (507), not at launch
+    storage.ensure_room(_settings().data_dir, RUN_FOLDER_ROOM, _settings().disk_reserve_bytes)
     executor = executors.get(run_settings["executor"])
     # the project's counter hands out numbers: one UPDATE, so concurrent starts never collide
     number = db.session.execute(update(Project).where(Project.id == project.id)

@@ -183,3 +183,19 @@ def test_a_launch_stuck_in_the_pool_past_its_deadline_fails_the_run_and_starts_n
     assert handle_of(app, run_id) is None and done["progress"] == 0.0
     events = client.get(f"/v1/runs/{run_id}/logs", headers=h).get_json()["items"]
     assert events[-1]["message"] == "the launch did not finish within 0s"
+
+
+def test_a_full_data_dir_refuses_the_run_up_front(app_config, training):
+    from portal import create_app
+    from portal.auth import services as auth_services
+
+    app = create_app({**app_config, "PORTAL_DISK_RESERVE": "100000000GiB"})  # more than any disk has free
+    with app.app_context():
+        db.create_all()
+        operator = auth_services.create_user("op", "correct-horse-9", "operator")
+        h = {"Authorization": "Bearer " + auth_services.create_token(operator)[1]}
+    client = app.test_client()
+    make_project(client, h)
+    answer = client.post("/projects/p1/runs", headers=h)
+    assert answer.status_code == 507 and "not enough space" in answer.get_json()["detail"]
+    assert client.get("/v1/runs", headers=h).get_json() == []
