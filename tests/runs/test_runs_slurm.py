@@ -293,3 +293,29 @@ def test_the_gpus_of_a_multi_node_job_are_read_per_node():
             "     Nodes=gpu[01-02] CPU_IDs=0-31 Mem=0 GRES=gpu:a100:2(IDX:0-1)\n"
             "     Nodes=gpu-big7 CPU_IDs=0 Mem=0 GRES=gpu:a100:2(IDX:4,6)\n")
     assert job_gpus(text) == {"gpu01": ["gpu0", "gpu1"], "gpu02": ["gpu0", "gpu1"], "gpu-big7": ["gpu4", "gpu6"]}
+
+
+@pytest.mark.slow
+def test_the_controller_stopped_is_a_clear_status_and_the_run_carries_on_when_it_is_back(client, token, training,
+                                                                                         ticker):
+    from portal import ROOT
+
+    pidfile = ROOT / "var" / "services" / "slurm" / "slurmctld.pid"
+    if not pidfile.exists():
+        pytest.skip("slurmctld was not started by scripts/services")
+    h = token["operator"]
+    code = "import time\nfor i in range(30):\n    print('line', i, flush=True)\n    time.sleep(0.5)\n"
+    slurm_project(client, h, python(training, code))
+    run = start(client, h)
+    ticking(ticker, lambda: " on " in ticker.run(run["id"])["status_reason"])
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    try:
+        down = ticking(ticker, lambda: (r := ticker.run(run["id"]))["status_reason"].startswith("squeue") and r, 90)
+        assert down["status"] == "running"  # the run is not failed for it: Slurm still runs the job
+        assert "controller" in down["status_reason"].lower() or "did not answer" in down["status_reason"]
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "services"), "up", "slurm"], timeout=180, check=True,
+                       capture_output=True)
+    done = ticker.until(run["id"], "succeeded", timeout=120)
+    text = client.get(f"/v1/runs/{done['id']}/output", headers=h).get_json()["data"]
+    assert text.splitlines() == [f"line {i}" for i in range(30)]

@@ -164,6 +164,7 @@ class SlurmExecutor(Executor):
         self.training_dir = training_dir
         self.timeout = timeout
         self._cluster: tuple[float, dict] | None = None
+        self._down = ""  # the error squeue last gave, while it lasts
         self._gpus: dict[str, dict[str, list[str]]] = {}  # job id -> what it got (it never changes)
 
     # ---------------------------------------------------------------- the CLI door
@@ -269,9 +270,11 @@ class SlurmExecutor(Executor):
         try:
             fields = parse_scontrol(self.cli("scontrol", "show", "job", handle.job_id))
         except LaunchError as error:
-            if "Invalid job id" in str(error):
+            if "Invalid job id" not in str(error):
+                raise
+            fields = self._accounted(handle.job_id)
+            if fields is None:
                 return PollResult("lost", detail=f"Slurm no longer knows job {handle.job_id} and it left no exit code")
-            raise
         state = fields.get("JobState", "UNKNOWN")
         if state == "PENDING" or state in ACTIVE_STATES:  # it was between squeue and now
             return PollResult("running")
@@ -279,15 +282,36 @@ class SlurmExecutor(Executor):
         detail = f"Slurm job {handle.job_id} ended {state}" + (f" ({reason})" if reason != "None" else "")
         return PollResult("exited", exit_code=exit_code_of(state, fields.get("ExitCode", "")), detail=detail)
 
+    def _accounted(self, job_id: str) -> dict[str, str] | None:
+        """What accounting (sacct) remembers of a job the controller forgot; None without accounting."""
+        if shutil.which("sacct") is None:
+            return None
+        try:
+            out = self.cli("sacct", "-j", job_id, "-X", "-n", "-P", "-o", "State,ExitCode")
+        except LaunchError:  # e.g. "Slurm accounting storage is disabled"
+            return None
+        line = next((line for line in out.splitlines() if "|" in line), "")
+        if not line:
+            return None
+        state, _, code = line.partition("|")
+        return {"JobState": state.split()[0], "ExitCode": code, "Reason": "None"}
+
     def poll_many(self, handles):
         loaded = {key: SlurmHandle.load(data) for key, data in handles.items()}
+        followed = {h.job_id for h in loaded.values()}
+        self._gpus = {job: gpus for job, gpus in self._gpus.items() if job in followed}  # ended jobs' go
         if not loaded:
             return {}
         try:
             queue = self._queue(sorted({h.job_id for h in loaded.values()}, key=int))
         except LaunchError as error:  # controller down or slow: ask again next tick, lose nothing
-            log.warning("squeue failed: %s", error)
+            if str(error) != self._down:  # once, not every tick while it lasts
+                log.warning("squeue failed: %s", error)
+            self._down = str(error)
             return {key: PollResult("running", detail=str(error)) for key in loaded}
+        if self._down:
+            log.info("squeue answers again")
+            self._down = ""
         results = {}
         for key, handle in loaded.items():
             code = self._exit_file(handle)
