@@ -114,12 +114,13 @@ def launch(run_id: int) -> None:
     on = f" on GPUs {', '.join(run.gpus)}" if run.gpus else ""
     started = {"handle": handle, "started_at": utcnow(), "status_reason": "", "progress": max(run.progress, 0.05)}
     try:
-        if transition(run, "running", ("starting",), f"started{where}{on} ({executor.describe(handle)})", **started):
+        to, verb = ("starting", "submitted") if executor.queues else ("running", "started")
+        if transition(run, to, ("starting",), f"{verb}{where}{on} ({executor.describe(handle)})", **started):
             pass
         elif run.status == "stopping":  # a stop came while it launched: it is signalled next tick
             for key, value in started.items():
                 setattr(run, key, value)
-            log_event(run, f"started{where}{on} ({executor.describe(handle)}) while a stop was requested")
+            log_event(run, f"{verb}{where}{on} ({executor.describe(handle)}) while a stop was requested")
         else:  # the run ended meanwhile (its launch outlived LAUNCH_SECONDS): nobody would follow it
             executor.signal(handle, "SIGKILL")
             log_event(run, f"killed what the late launch started ({executor.describe(handle)})", "warning")
@@ -293,8 +294,8 @@ class RunsHandler:
             artifacts.record(run, seen.files)
         if seen.poll.state in ("pending", "running") and run.status_reason != seen.poll.detail:
             run.status_reason = seen.poll.detail  # a scheduler's pending reason, then its job and nodes
-        if seen.poll.state == "running" and run.status == "starting":
-            transition(run, "running", ("starting",), "running")
+        if seen.poll.state == "running" and run.status == "starting":  # a scheduler's job left its queue
+            transition(run, "running", ("starting",), "running", started_at=utcnow())
         elif ended:
             _end(run, seen.poll)
             self.followed.pop(run.id, None)

@@ -82,7 +82,7 @@ def test_a_slurm_run_succeeds_with_progress_metrics_and_artifacts(client, token,
     assert f"job {job_id} master " in text and "master None" not in text
     artifacts = client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()
     assert [(a["path"], a["size"]) for a in artifacts] == [("checkpoint-5", 64)]
-    assert events(client, h, run["id"])[2] == f"started (Slurm job {job_id})"
+    assert events(client, h, run["id"])[2] == f"submitted (Slurm job {job_id})"
 
 
 def test_a_failing_command_gives_its_exit_code(client, token, training, ticker):
@@ -98,7 +98,7 @@ def test_stop_while_running_signals_the_job_and_it_leaves_the_queue(client, toke
     slurm_project(client, h, python(training, "import time\nprint('up', flush=True)\ntime.sleep(300)\n"))
     run = start(client, h)
     running = ticker.until(run["id"], "running", timeout=60)
-    job_id = events(client, h, run["id"])[2].split("Slurm job ")[1].rstrip(")")
+    job_id = events(client, h, run["id"])[2].split("Slurm job ")[1].rstrip(")")  # submitted (Slurm job N)
     assert running["status"] == "running"
     ticking(ticker, lambda: ticker.run(run["id"])["status_reason"].startswith(f"Slurm job {job_id} on "))
     wait_for(lambda: "up" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"], 60)
@@ -121,7 +121,7 @@ def test_a_job_waiting_for_cpus_shows_slurms_pending_reason_and_is_cancelled_whe
     small = start(client, h, name="small")
     waiting = ticking(ticker, lambda: (r := ticker.run(small["id"]))["status_reason"]
                       .endswith("waiting in the queue: Resources") and r)
-    assert waiting["status"] == "running"
+    assert waiting["status"] == "starting"  # it runs when Slurm starts it
     client.post(f"/v1/runs/{small['id']}/stop", headers=h)
     ticker.until(small["id"], "cancelled", timeout=60)
     assert client.get(f"/v1/runs/{small['id']}/output", headers=h).get_json()["size"] == 0  # it never ran
@@ -176,7 +176,7 @@ def test_a_supervisor_killed_mid_run_re_attaches_to_the_job_and_takes_its_exit_c
     assert done["status"] == "succeeded" and done["exit_code"] == 0
     text = client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"]
     assert text.splitlines() == [f"line {i}" for i in range(20)]
-    assert sum("started (Slurm job" in e for e in events(client, h, run["id"])) == 1  # never submitted twice
+    assert sum("submitted (Slurm job" in e for e in events(client, h, run["id"])) == 1  # never submitted twice
 
 
 def fetch(client, headers, run_id) -> dict:

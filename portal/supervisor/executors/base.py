@@ -109,6 +109,8 @@ class Executor(ABC):
     host_workdir: bool = True
     #: its output.log is read where the run writes it (False: the supervisor copies it over)
     output_in_place: bool = True
+    #: its launch only submits to a scheduler's queue: the run stays `starting` until a poll sees it run
+    queues: bool = False
     #: it can start long-lived servers (deployments): `serve`, `server_state`, `signal_group`, `group_left`
     serves: bool = False
 

@@ -158,6 +158,7 @@ class SlurmExecutor(Executor):
     name = "slurm"
     places_gpus = False  # Slurm does
     on_portal_host = False
+    queues = True
 
     def __init__(self, shared_dir: Path, training_dir: Path, timeout: float):
         self.runs_dir = shared_dir / "runs"
@@ -230,6 +231,8 @@ class SlurmExecutor(Executor):
 
     def launch(self, spec: LaunchSpec) -> dict:
         run_dir = self.runs_dir / spec.folder
+        if not VALUE.match(str(run_dir)):  # it goes into `#SBATCH --output=…` as one word
+            raise LaunchError(f"PORTAL_SHARED_DIR must be a path without spaces or quotes for sbatch: {run_dir}")
         try:
             options = json.loads((run_dir / "slurm.json").read_text())
             Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
