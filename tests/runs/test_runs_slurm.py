@@ -319,3 +319,17 @@ def test_the_controller_stopped_is_a_clear_status_and_the_run_carries_on_when_it
     done = ticker.until(run["id"], "succeeded", timeout=120)
     text = client.get(f"/v1/runs/{done['id']}/output", headers=h).get_json()["data"]
     assert text.splitlines() == [f"line {i}" for i in range(30)]
+
+
+@pytest.mark.slow
+def test_a_job_that_ignores_the_stop_signal_is_cancelled_after_the_grace_period(client, token, training, ticker):
+    h = token["operator"]
+    code = ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\n"
+            "time.sleep(300)\n")
+    slurm_project(client, h, python(training, code))
+    run = start(client, h)
+    ticking(ticker, lambda: "up" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"])
+    client.post(f"/v1/runs/{run['id']}/stop", headers=h)
+    done = ticker.until(run["id"], "cancelled", timeout=120)  # grace 5 s, then Slurm's own TERM, KillWait, KILL
+    assert done["exit_code"] == 137
+    assert any("sent SIGKILL" in e for e in events(client, h, run["id"]))
