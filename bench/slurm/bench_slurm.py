@@ -34,14 +34,14 @@ def shims(folder: Path) -> Path:
     """Wrappers that count each call of a Slurm tool (one line per call) and run the real one."""
     folder.mkdir(parents=True, exist_ok=True)
     for tool in TOOLS:
-        real = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        real = subprocess.run(["which", tool], capture_output=True, text=True, check=True).stdout.strip()
         (folder / tool).write_text(f'#!/bin/sh\necho {tool} >> "{folder}/calls"\nexec {real} "$@"\n')
         (folder / tool).chmod(0o755)
     return folder
 
 
 def squeue_running(job_id: str) -> bool:
-    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=20)
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=20, check=False)
     return out.stdout.strip() in ("RUNNING", "COMPLETING")
 
 
@@ -72,7 +72,7 @@ def latency(portal: Portal, partition: str, count: int) -> None:
                 loop.append(time.monotonic() - now)
             slurm_delay.append(seen_slurm - submitted)
             beyond.append(max(0.0, seen_portal - seen_slurm))
-            wait_for(lambda: portal.api("GET", f"/v1/runs/{run['id']}")["status"] == "succeeded", 60,
+            wait_for(lambda run=run: portal.api("GET", f"/v1/runs/{run['id']}")["status"] == "succeeded", 60,
                      what="the run to end")
     print(f"submit → R in squeue (Slurm's own delay): p50 {median(slurm_delay):.2f} s, max {max(slurm_delay):.2f} s")
     print(f"R in squeue → running in the portal:      p50 {median(beyond):.2f} s, p90 {quantile(beyond, 0.9):.2f} s, "

@@ -31,10 +31,10 @@ def app_config(app_config, tmp_path):
     partition = os.environ.get("PORTAL_TEST_SLURM_PARTITION", "")
     yield {**app_config, "PORTAL_SLURM_PARTITION": partition, "PORTAL_SLURM_TIMEOUT_SECONDS": "20"}
     # a failed test must not leave jobs that hold the node's CPUs for the next one
-    queue = subprocess.run(["squeue", "-h", "-o", "%i|%o"], capture_output=True, text=True, timeout=20).stdout
+    queue = subprocess.run(["squeue", "-h", "-o", "%i|%o"], capture_output=True, text=True, timeout=20, check=False).stdout
     mine = [line.split("|")[0] for line in queue.splitlines() if str(tmp_path) in line]
     if mine:
-        subprocess.run(["scancel", *mine], timeout=20)
+        subprocess.run(["scancel", *mine], timeout=20, check=False)
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def ticking(ticker, predicate, timeout=60.0):
 
 
 def in_queue(job_id: str) -> bool:
-    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=20)
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=20, check=False)
     return bool(out.stdout.strip())
 
 
@@ -111,7 +111,7 @@ def test_stop_while_running_signals_the_job_and_it_leaves_the_queue(client, toke
 def test_a_job_waiting_for_cpus_shows_slurms_pending_reason_and_is_cancelled_when_stopped(
         client, token, training, ticker):
     h = token["operator"]
-    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, timeout=20)
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, timeout=20, check=False)
                .stdout.split()[0])
     slurm_project(client, h, python(training, "import time\ntime.sleep(300)\n"), name="big", cpus_per_task=cpus)
     slurm_project(client, h, python(training, "print('never')\n", "small.py"), name="small", cpus_per_task=1)
@@ -269,7 +269,7 @@ def test_the_gpus_slurm_gives_a_job_are_recorded_on_its_node_and_released_when_i
     from portal.extensions import db
     from portal.supervisor.placement import GpuAllocation
 
-    gres = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %G"], capture_output=True, text=True, timeout=20).stdout
+    gres = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %G"], capture_output=True, text=True, timeout=20, check=False).stdout
     node, gpus = gres.split()[0], gres.split()[1]
     if not gpus.startswith("gpu:"):
         pytest.skip(f"the Slurm node has no GRES GPUs ({gpus}); scripts/services up slurm gives it two")

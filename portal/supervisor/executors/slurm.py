@@ -69,6 +69,7 @@ def batch_script(spec: LaunchSpec, options: dict, run_dir: str, mounts: list[str
     job sees exactly this environment (and srun inside it passes it on).
     """
     exports = [f"export {key}={shlex.quote(value)}" for key, value in sorted(spec.env.items())]
+    gpus = int(options.get("gpus_per_node") or 0)
     return "\n".join([
         "#!/bin/sh",
         f"#SBATCH --job-name=portal-run-{spec.run_id}",
@@ -78,8 +79,7 @@ def batch_script(spec: LaunchSpec, options: dict, run_dir: str, mounts: list[str
         "export SLURM_EXPORT_ENV=ALL",
         'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         f"MASTER_PORT=$(({MASTER_PORT_BASE} + SLURM_JOB_ID % 20000))",
-        'export MASTER_ADDR MASTER_PORT NNODES="$SLURM_JOB_NUM_NODES"'
-        f" GPUS_PER_NODE={int(options.get('gpus_per_node') or 0)}",
+        f'export MASTER_ADDR MASTER_PORT NNODES="$SLURM_JOB_NUM_NODES" GPUS_PER_NODE={gpus}',
         "exec sh " + shlex.join([f"{run_dir}/wrapper.sh", run_dir, spec.workdir, *spec.argv]),
         "",
     ])
@@ -173,7 +173,8 @@ class SlurmExecutor(Executor):
         """Run one Slurm command with a timeout; its failure says Slurm's own words."""
         timeout = timeout or self.timeout
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                                  check=False)
         except FileNotFoundError:
             raise LaunchError(f"{argv[0]} is not installed on the portal host (Slurm's client tools are "
                               "needed where the portal runs)") from None
