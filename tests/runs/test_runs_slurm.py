@@ -333,3 +333,15 @@ def test_a_job_that_ignores_the_stop_signal_is_cancelled_after_the_grace_period(
     done = ticker.until(run["id"], "cancelled", timeout=120)  # grace 5 s, then Slurm's own TERM, KillWait, KILL
     assert done["exit_code"] == 137
     assert any("sent SIGKILL" in e for e in events(client, h, run["id"]))
+
+
+def test_srun_in_the_start_command_sees_the_rendezvous_variables_on_every_node(client, token, training, ticker):
+    h = token["operator"]
+    command = """sh -c 'srun sh -c "echo nodes=$NNODES rank=\\$SLURM_NODEID master=$MASTER_ADDR:$MASTER_PORT"'"""
+    slurm_project(client, h, command, nodes=1)
+    done = ticker.until(start(client, h)["id"], "succeeded", timeout=90)
+    text = client.get(f"/v1/runs/{done['id']}/output", headers=h).get_json()["data"]
+    job_id = int(events(client, h, done["id"])[2].split("Slurm job ")[1].rstrip(")"))
+    node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, timeout=20,
+                          check=False).stdout.split()[0]
+    assert text.strip() == f"nodes=1 rank=0 master={node}:{20000 + job_id % 20000}"
