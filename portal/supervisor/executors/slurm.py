@@ -280,8 +280,10 @@ class SlurmExecutor(Executor):
             if fields is None:
                 return PollResult("lost", detail=f"Slurm no longer knows job {handle.job_id} and it left no exit code")
         state = fields.get("JobState", "UNKNOWN")
-        if state == "PENDING" or state in ACTIVE_STATES:  # it was between squeue and now
-            return PollResult("running")
+        if state == "PENDING":  # requeued between squeue and now
+            return PollResult("pending", detail=f"Slurm job {handle.job_id} is waiting in the queue")
+        if state in ACTIVE_STATES:
+            return PollResult("running", detail=f"Slurm job {handle.job_id} on {fields.get('NodeList', '?')}")
         reason = fields.get("Reason", "None")
         detail = f"Slurm job {handle.job_id} ended {state}" + (f" ({reason})" if reason != "None" else "")
         return PollResult("exited", exit_code=exit_code_of(state, fields.get("ExitCode", "")), detail=detail)
