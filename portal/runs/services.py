@@ -45,17 +45,20 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     project = projects.get_project(project_name)
     if project.status != "active":
         raise Conflict(_l("project %(name)s is archived", name=repr(project.name)))
-    missing = _missing_resources(project)
-    if missing:
+    run_settings = projects.effective(project)
+    executor = executors.get(run_settings["executor"])
+    container = run_settings["container"] if executor.uses_container else None
+    where = executor.plan("check", project.name, 0, run_settings["workdir"], container).workdir
+    program = command.render(run_settings["start_command"], _placeholders(project, None))[0]
+    missing = _missing_resources(project) + executor.missing(where, program, container)
+    if missing:  # every missing thing at once, as the original names its missing resources
         raise Invalid(_l("missing under the training directory %(dir)s: %(missing)s",
                          dir=str(_settings().training_dir), missing=", ".join(missing)))
-    run_settings = projects.effective(project)
     gpu_count = run_settings["gpus_per_run"] if gpus is None else gpus
     if not 0 <= gpu_count <= projects.MAX_GPUS:
         raise Invalid(_l("gpus must be between 0 and %(max)s", max=projects.MAX_GPUS))
     # a run folder needs room for its output: a full data dir refuses the run now (507), not at launch
     storage.ensure_room(_settings().data_dir, RUN_FOLDER_ROOM, _settings().disk_reserve_bytes)
-    executor = executors.get(run_settings["executor"])
     # the project's counter hands out numbers: one UPDATE, so concurrent starts never collide
     number = db.session.execute(update(Project).where(Project.id == project.id)
                                 .values(runs_created=Project.runs_created + 1)
@@ -66,8 +69,7 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     db.session.add(run)
     db.session.flush()
     run.folder = f"{run.id}-{secrets.token_hex(4)}"
-    plan = executor.plan(run.folder, project.name, number, run_settings["workdir"],
-                         run_settings["container"] if executor.uses_container else None)
+    plan = executor.plan(run.folder, project.name, number, run_settings["workdir"], container)
     run.workdir, run.output_dir, run.container = plan.workdir, plan.output_dir, plan.container
     run.argv = command.render(run_settings["start_command"], _placeholders(project, run))
     log_event(run, f"queued by {_who(created_by)}")
@@ -80,13 +82,14 @@ def _who(user_id: int | None) -> str:
     return user.username if user else "the portal"
 
 
-def _placeholders(project, run: Run) -> dict[str, str]:
+def _placeholders(project, run: Run | None) -> dict[str, str]:
+    """The start command's values (`run` None: before it exists, to check the program)."""
     training = _settings().training_dir
     return {
         "config": project.training_yaml_name, "dataset": project.dataset_name,
         "config_path": str(resolve_under(training, project.training_yaml_name, "training_yaml_name")),
         "dataset_path": str(resolve_under(training, project.dataset_name, "dataset_name")),
-        "output_dir": run.output_dir, "run_id": str(run.id),
+        "output_dir": run.output_dir if run else "", "run_id": str(run.id) if run else "",
     }
 
 

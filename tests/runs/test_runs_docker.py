@@ -183,3 +183,14 @@ def test_a_wrong_host_mount_setting_fails_the_launch(app_config, container, tmp_
         ticker.sup.close()
     events = client.get(f"/v1/runs/{run['id']}/logs", headers=header).get_json()["items"]
     assert "PORTAL_DOCKER_RUN_DIR_HOST must be the host side" in events[-1]["message"]
+
+
+def test_a_workdir_or_program_missing_in_the_container_is_named_before_queueing(client, token, training, container):
+    h = token["operator"]
+    docker_project(client, h, "no-such-tool-xyz --flag", workdir="/no/such/dir")
+    answer = client.post("/projects/p1/runs", headers=h)
+    assert answer.status_code == 400 and f"workdir /no/such/dir (in {container})" in answer.get_json()["detail"]
+    client.patch("/projects/p1", json={"workdir": "/tmp"}, headers=h)
+    answer = client.post("/projects/p1/runs", headers=h)
+    assert answer.status_code == 400
+    assert f"program no-such-tool-xyz (not in /tmp nor on PATH in {container})" in answer.get_json()["detail"]

@@ -83,13 +83,43 @@ def test_nonzero_exit_is_failed(client, token, training, ticker):
     assert done["exit_code"] == 3
 
 
-def test_failed_start_is_logged(client, token, training, ticker):
-    make_project(client, token["operator"], workdir="no/such/dir")
+def test_every_missing_thing_is_named_before_the_run_is_queued(client, token, training):
+    h = token["operator"]
+    make_project(client, h, workdir="no/such/dir", dataset_name="datasets/none.jsonl",
+                 start_command="llamafactory-cli-nowhere train {config}")
+    answer = client.post("/projects/p1/runs", headers=h)
+    detail = answer.get_json()["detail"]
+    assert answer.status_code == 400 and "dataset_name datasets/none.jsonl" in detail
+    assert f"workdir {training}/no/such/dir" in detail
+    assert client.get("/projects/p1/runs", headers=h).get_json() == []
+    client.patch("/projects/p1", json={"workdir": ".", "dataset_name": "datasets/sample.jsonl"}, headers=h)
+    answer = client.post("/projects/p1/runs", headers=h)
+    assert answer.status_code == 400
+    assert f"program llamafactory-cli-nowhere (not in {training} nor on PATH=" in answer.get_json()["detail"]
+
+
+def test_a_workdir_gone_after_queueing_fails_the_start_with_a_plain_reason(client, token, training, ticker):
+    (training / "gone").mkdir()
+    make_project(client, token["operator"], workdir="gone")
     run = start(client, token["operator"])
+    (training / "gone").rmdir()
     done = ticker.until(run["id"], "failed")
     events = client.get(f"/v1/runs/{run['id']}/logs", headers=token["operator"]).get_json()["items"]
     assert "working directory" in events[-1]["message"] and events[-1]["level"] == "error"
-    assert done["exit_code"] is None
+    assert done["exit_code"] is None and done["progress"] == 0.0
+
+
+def test_a_program_gone_after_queueing_is_named_without_the_wrappers_internals(client, token, training, ticker):
+    tool = training / "tool.sh"
+    tool.write_text("#!/bin/sh\necho hi\n")
+    tool.chmod(0o755)
+    make_project(client, token["operator"], start_command="./tool.sh")
+    run = start(client, token["operator"])
+    tool.unlink()
+    done = ticker.until(run["id"], "failed")
+    output = client.get(f"/v1/runs/{run['id']}/output", headers=token["operator"]).get_json()["data"]
+    assert f"portal: ./tool.sh: command not found in {training}" in output and "portal-run:" not in output
+    assert done["exit_code"] == 127
 
 
 def test_stop_sends_the_signal_and_ends_cancelled(client, token, training, ticker):

@@ -130,6 +130,10 @@ class Executor(ABC):
         """What a run's environment holds before the project's variables and the portal's own."""
         return {}
 
+    def missing(self, workdir: str, program: str, container: str | None = None) -> list[str]:
+        """What a run of `program` in `workdir` would not find, said before it is queued ([] if unsure)."""
+        return []
+
     @abstractmethod
     def launch(self, spec: LaunchSpec) -> dict:
         """Start the run; returns its handle as JSON. Raises LaunchError."""

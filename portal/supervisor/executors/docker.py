@@ -36,6 +36,7 @@ done
 READ = 'tail -c +"$1" "$2" 2>/dev/null | head -c "$3"'
 SIGNAL = 'kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "$2" 2>/dev/null; true'
 LIST = r'find "$1" -mindepth 1 -maxdepth "$2" -printf "%P\t%s\t%T@\t%y\n" 2>/dev/null; true'
+CHECK = 'cd "$1" 2>/dev/null || { echo workdir; exit; }; command -v "$2" >/dev/null 2>&1 || echo program'
 PID_WAIT_SECONDS = 10.0
 # the SDK lets connection errors of its HTTP layer through unwrapped (e.g. a daemon restart)
 DOCKER_ERRORS = (DockerException, requests.RequestException)
@@ -99,6 +100,15 @@ class DockerExecutor(Executor):
         result = self.client.containers.get(container_id).exec_run(["sh", "-c", script, "portal", *args],
                                                                    stdout=True, stderr=False)
         return result.output or b""
+
+    def missing(self, workdir: str, program: str, container: str | None = None) -> list[str]:
+        """Asked in the container; a daemon or container that does not answer is left for the launch to say."""
+        try:
+            found = self._sh(self._container(container).id, CHECK, workdir, program).decode().split()
+        except (LaunchError, *DOCKER_ERRORS):
+            return []
+        return ([f"workdir {workdir} (in {container})"] if "workdir" in found else []) + \
+               ([f"program {program} (not in {workdir} nor on PATH in {container})"] if "program" in found else [])
 
     def launch(self, spec: LaunchSpec) -> dict:
         container = self._container(spec.container)

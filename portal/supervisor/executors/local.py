@@ -5,6 +5,7 @@ Identity is pid + process start time, so a recycled pid is never mistaken for th
 the run folder and output dir and cannot read the portal's data dir (see `portal/security.py`).
 """
 import os
+import shutil
 import signal as signals
 import subprocess
 from dataclasses import dataclass
@@ -80,6 +81,13 @@ class LocalExecutor(Executor):
         env = {k: os.environ[k] for k in PORTAL_ENV if k in os.environ}
         env["HOME"] = self.run_user.home if self.run_user else os.environ.get("HOME", "/")
         return env
+
+    def missing(self, workdir: str, program: str, container: str | None = None) -> list[str]:
+        if not Path(workdir).is_dir():
+            return [f"workdir {workdir}"]
+        path = self.base_env().get("PATH", "")
+        found = (Path(workdir) / program).is_file() if "/" in program else shutil.which(program, path=path)
+        return [] if found or not program else [f"program {program} (not in {workdir} nor on PATH={path})"]
 
     def launch(self, spec: LaunchSpec) -> dict:
         run_dir = self.runs_dir / spec.folder
