@@ -187,7 +187,7 @@ def test_a_wrong_host_mount_setting_fails_the_launch(app_config, container, tmp_
 
 def test_a_workdir_or_program_missing_in_the_container_is_named_before_queueing(client, token, training, container):
     h = token["operator"]
-    docker_project(client, h, "no-such-tool-xyz --flag", workdir="/no/such/dir")
+    make_project(client, h, executor="docker", workdir="/no/such/dir", start_command="no-such-tool-xyz --flag")
     answer = client.post("/projects/p1/runs", headers=h)
     assert answer.status_code == 400 and f"workdir /no/such/dir (in {container})" in answer.get_json()["detail"]
     client.patch("/projects/p1", json={"workdir": "/tmp"}, headers=h)
