@@ -15,7 +15,7 @@ from pathlib import Path
 
 from portal.runuser import RunUser, RunUserError
 from portal.supervisor.executors import NAMES as EXECUTORS
-from portal.supervisor.executors.slurm import VALUE as SBATCH_VALUE
+from portal.supervisor.executors.slurm_text import VALUE as SBATCH_VALUE
 
 LOCALES = ("en", "zh_CN")  # the languages with a catalog in portal/translations
 _FAKE_GPUS = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+(?:\.\d+)?)\s*(GiB|GB|MiB|MB)\s*$")

@@ -10,7 +10,7 @@ from portal.projects.models import Project
 from portal.runs import command
 from portal.storage import resolve_under
 from portal.supervisor import executors
-from portal.supervisor.executors.slurm import VALUE as SBATCH_VALUE
+from portal.supervisor.executors.slurm_text import VALUE as SBATCH_VALUE
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -244,7 +244,7 @@ def test_the_cluster_shows_partitions_and_nodes_from_sinfo(client, token, auth, 
 
 
 def test_sinfo_lines_become_partitions_with_cpus_and_gpus():
-    from portal.supervisor.executors.slurm import parse_sinfo
+    from portal.supervisor.executors.slurm_text import parse_sinfo
 
     text = ("gpu01|gpu*|up|mixed|40/24/0/64|gpu:a100:8(S:0-1)|gpu:a100:3(IDX:0-2)|\n"
             "gpu02|gpu*|up|idle|0/64/0/64|gpu:a100:8(S:0-1)|gpu:a100:0(IDX:N/A)|\n"
@@ -287,7 +287,7 @@ def test_the_gpus_slurm_gives_a_job_are_recorded_on_its_node_and_released_when_i
 
 
 def test_the_gpus_of_a_multi_node_job_are_read_per_node():
-    from portal.supervisor.executors.slurm import job_gpus
+    from portal.supervisor.executors.slurm_text import job_gpus
 
     text = ("   JOB_GRES=gpu:a100:4\n"
             "     Nodes=gpu[01-02] CPU_IDs=0-31 Mem=0 GRES=gpu:a100:2(IDX:0-1)\n"
