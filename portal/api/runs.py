@@ -1,4 +1,7 @@
 """Runs: detail, stop, re-run, portal events, raw output, metrics, artifacts."""
+from urllib.parse import quote
+
+from flask import Response, stream_with_context
 from flask_login import current_user
 from pydantic import BaseModel, Field
 
@@ -196,3 +199,14 @@ def run_artifacts(run_id: int):
            body=ArtifactPatch, response=ArtifactInfo, errors={404: "No such artifact"})
 def tag_artifact(artifact_id: int, body: ArtifactPatch):
     return ArtifactInfo.of(services.set_artifact_tags(artifact_id, body.tags))
+
+
+@operation(bp, "GET", "/v1/artifacts/<int:artifact_id>/download", summary="Download an artifact", tag="runs",
+           errors={404: "No such artifact, or no longer on disk", 409: "Its run's files cannot be read"})
+def download_artifact(artifact_id: int):
+    """A file as it is; a folder (a checkpoint) as a tar streamed while it is read."""
+    name, kind, chunks = services.download_artifact(artifact_id)
+    response = Response(stream_with_context(chunks), mimetype="application/x-tar" if kind == "tar"
+                        else "application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response

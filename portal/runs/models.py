@@ -97,3 +97,5 @@ class Artifact(db.Model):
     modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     tags: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    run: Mapped[Run] = relationship()

@@ -4,12 +4,13 @@ The supervisor (`portal/runs/supervise.py`) makes the changes that come from the
 """
 import secrets
 import shlex
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from portal.auth.models import User
-from portal.errors import Conflict, Invalid, found
+from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
 from portal.i18n import _l
 from portal.projects import services as projects
@@ -20,6 +21,7 @@ from portal.runs.transitions import log_event, transition
 from portal import storage
 from portal.storage import resolve_under
 from portal.supervisor import executors, placement
+from portal.supervisor.executors.base import LaunchError
 from portal.timeutil import as_utc, utcnow
 
 
@@ -158,6 +160,24 @@ def list_logs(run_id: int, after: int = 0, limit: int = 200) -> list[RunLog]:
 def list_artifacts(run_id: int) -> list[Artifact]:
     get_run(run_id)
     return list(db.session.scalars(select(Artifact).filter_by(run_id=run_id).order_by(Artifact.path)))
+
+
+def download_artifact(artifact_id: int) -> tuple[str, str, object]:
+    """(file name, "file" or "tar", the bytes as they are read) of an artifact, read through its run's executor."""
+    artifact = found(db.session.get(Artifact, artifact_id), _l("artifact %(id)s not found", id=artifact_id))
+    run = artifact.run
+    if run.handle is None:
+        raise Conflict(_l("run %(id)s never started: it has no files", id=run.id))
+    if ".." in Path(artifact.path).parts or artifact.path.startswith("/"):
+        raise Invalid(_l("artifact %(id)s has a path outside its run's output dir", id=artifact_id))
+    try:
+        kind, chunks = executors.get(run.executor).download(run.handle, f"{run.output_dir}/{artifact.path}")
+    except FileNotFoundError:
+        raise NotFound(_l("%(path)s is no longer in the output dir", path=artifact.path)) from None
+    except LaunchError as error:
+        raise Conflict(str(error)) from None
+    name = Path(artifact.path).name
+    return (f"{name}.tar" if kind == "tar" else name), kind, chunks
 
 
 def set_artifact_tags(artifact_id: int, tags: list[str]) -> Artifact:

@@ -1,7 +1,9 @@
 """Runs in a real container with `docker exec` (the one `scripts/services` starts)."""
+import io
 import os
 import signal
 import subprocess
+import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -55,6 +57,11 @@ def test_a_docker_run_succeeds_with_output_metrics_and_artifacts(client, token, 
     assert [(a["path"], a["size"]) for a in artifacts] == [("checkpoint-5", 64)]
     events = [e["message"] for e in client.get(f"/v1/runs/{run['id']}/logs", headers=h).get_json()["items"]]
     assert events[1] == "launching" and events[2].startswith(f"started in container {container}")
+    download = client.get(f"/v1/artifacts/{artifacts[0]['id']}/download", headers=h)  # the daemon's own tar
+    with tarfile.open(fileobj=io.BytesIO(download.get_data())) as archive:
+        sizes = {m.name: m.size for m in archive.getmembers() if m.isfile()}
+    assert download.mimetype == "application/x-tar" and sum(sizes.values()) == 64
+    assert all(name.startswith("checkpoint-5/") for name in sizes)
 
 
 def test_nonzero_exit_in_the_container_is_failed(client, token, training, ticker):

@@ -216,3 +216,25 @@ def test_pushed_metrics_are_downsampled_for_the_chart(app, client, token, traini
     assert too_many.status_code == 422
     with app.app_context():
         assert db.session.get(Run, run["id"]).last_metrics == {"loss": 1.0 / 20000}
+
+
+def test_artifacts_download_as_files_and_checkpoints_as_streamed_tars(app, client, token, training, ticker):
+    import io
+    import tarfile
+
+    h = token["operator"]
+    make_project(client, h, start_command=f"{PY} {script(training, 'train', TRAIN)} 10 {{output_dir}}")
+    run = ticker.until(start(client, h)["id"], "succeeded")
+    artifacts = {a["path"]: a for a in client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()}
+    checkpoint = next(a for p, a in artifacts.items() if p.startswith("checkpoint-"))
+    answer = client.get(f"/v1/artifacts/{checkpoint['id']}/download", headers=h)
+    assert answer.status_code == 200 and answer.mimetype == "application/x-tar"
+    assert f"filename*=UTF-8''{checkpoint['path']}.tar" in answer.headers["Content-Disposition"]
+    with tarfile.open(fileobj=io.BytesIO(answer.get_data())) as archive:
+        names = archive.getnames()
+        assert names[0] == checkpoint["path"] and all(n.startswith(checkpoint["path"]) for n in names)
+        member = next(m for m in archive.getmembers() if m.isfile())
+        on_disk = Path(run["output_dir"], member.name).read_bytes()
+        assert archive.extractfile(member).read() == on_disk
+    assert client.get("/v1/artifacts/999/download", headers=h).status_code == 404
+    assert client.get(f"/v1/artifacts/{checkpoint['id']}/download").status_code == 401

@@ -9,7 +9,7 @@ and what a run of it looks like (`plan`).
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Iterator, Literal
 
 # POSIX sh, so it runs on the host and in any training container. The user's command arrives
 # as "$@" (argv), never as text for the shell to parse. A no-op trap keeps the wrapper alive
@@ -69,6 +69,7 @@ class LaunchSpec:
     env: dict[str, str]
     output_dir: str
     container: str | None = None
+    gpu_count: int = 0  # what the run asks for (a scheduler places them; the portal did otherwise)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,11 @@ class Executor(ABC):
     @abstractmethod
     def signal(self, handle: dict, signame: str) -> None:
         """Send `signame` (e.g. SIGTERM, SIGKILL) to the run's whole process group."""
+
+    def download(self, handle: dict, path: str) -> tuple[str, "Iterator[bytes]"]:
+        """A file the run wrote (`("file", bytes…)`) or a folder (`("tar", a tar stream)`)."""
+        from portal.supervisor.executors.archive import stream
+        return stream(Path(path))
 
     @abstractmethod
     def list_files(self, handle: dict, root: str, max_depth: int = 2) -> list[tuple[str, int, float, bool]]:

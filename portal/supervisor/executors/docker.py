@@ -201,6 +201,16 @@ class DockerExecutor(Executor):
         except DOCKER_ERRORS as error:
             raise LaunchError(f"cannot signal the run in {handle['name']}: {error}") from None
 
+    def download(self, handle, path):
+        host = self._host_path(path)
+        if host is not None:
+            return super().download(handle, str(host))
+        try:  # the daemon streams a tar of the path itself
+            chunks, _ = self.client.containers.get(handle["container"]).get_archive(path)
+        except DOCKER_ERRORS as error:
+            raise LaunchError(f"cannot read {path} in {handle['name']}: {error}") from None
+        return "tar", chunks
+
     def list_files(self, handle, root, max_depth=2):
         host = self._host_path(root)
         if host is not None:
