@@ -28,7 +28,7 @@ class SlurmSettings(BaseModel):
     qos: str | None = None
     time_limit: str | None = Field(None, description="sbatch --time, e.g. 2-00:00:00", examples=["12:00:00"])
     nodes: int | None = Field(None, **_range("nodes"))
-    gpus_per_node: int | None = Field(None, description="--gres=gpu:N; default: gpus_per_run",
+    gpus_per_node: int | None = Field(None, description="--gres=gpu:N; default: the run's GPUs (gpus_per_run or the start's gpus)",
                                       **_range("gpus_per_node"))
     cpus_per_task: int | None = Field(None, **_range("cpus_per_task"))
     memory: str | None = Field(None, description="sbatch --mem (per node; one task per node)", examples=["64G"])

@@ -123,11 +123,13 @@ def _slurm_word(field: str, value) -> str:
 
 
 def slurm_options(project: Project) -> dict:
-    """The Slurm settings a new run of `project` gets: its own, else the server's defaults."""
+    """The Slurm settings a new run of `project` gets: its own, else the server's defaults.
+
+    Without `gpus_per_node` a job asks for the run's GPU count (GPUs per run, or the start's `gpus`).
+    """
     settings = _settings()
     options = {key: getattr(settings, f"slurm_{key}") for key in SLURM_DEFAULTS if getattr(settings, f"slurm_{key}")}
     options.update(project.slurm or {})
-    options.setdefault("gpus_per_node", project.gpus_per_run)
     return options
 
 

@@ -103,7 +103,8 @@ def launch(run_id: int) -> None:
         return
     executor = executors.get(run.executor)
     spec = LaunchSpec(run_id=run.id, folder=run.folder, argv=list(run.argv), workdir=run.workdir,
-                      env=run_env(run, executor), output_dir=run.output_dir, container=run.container)
+                      env=run_env(run, executor), output_dir=run.output_dir, container=run.container,
+                      gpu_count=run.gpu_count)
     try:
         handle = executor.launch(spec)
     except Exception as error:  # whatever the reason, the run says it and the tick goes on

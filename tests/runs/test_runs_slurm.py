@@ -274,8 +274,8 @@ def test_the_gpus_slurm_gives_a_job_are_recorded_on_its_node_and_released_when_i
     if not gpus.startswith("gpu:"):
         pytest.skip(f"the Slurm node has no GRES GPUs ({gpus}); scripts/services up slurm gives it two")
     h = token["operator"]
-    slurm_project(client, h, python(training, "import time\ntime.sleep(300)\n"), gpus_per_node=1)
-    run = start(client, h)
+    slurm_project(client, h, python(training, "import time\ntime.sleep(300)\n"))
+    run = start(client, h, gpus=1)  # no gpus_per_node in the project: the job asks for the run's GPUs
     held = ticking(ticker, lambda: ticker.run(run["id"])["gpus"])
     assert held == [f"{node}:gpu0"]
     with app.app_context():

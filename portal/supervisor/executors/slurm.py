@@ -128,6 +128,7 @@ class SlurmExecutor(Executor):
             raise LaunchError(f"PORTAL_SHARED_DIR must be a path without spaces or quotes for sbatch: {run_dir}")
         try:
             options = json.loads((run_dir / "slurm.json").read_text())
+            options.setdefault("gpus_per_node", spec.gpu_count)  # the project's own setting wins
             Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
             (run_dir / "output.log").touch()
             (run_dir / "wrapper.sh").write_text(WRAPPER.lstrip())
