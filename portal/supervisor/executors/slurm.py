@@ -104,13 +104,14 @@ class SlurmExecutor(Executor):
         from portal.projects import services as projects
         from portal.storage import resolve_under
 
-        options = projects.slurm_options(projects.get_project(project))
-        run_dir = self.runs_dir / folder
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "slurm.json").write_text(json.dumps(options, indent=1))
-        except OSError as error:
-            raise Invalid(f"cannot write the run folder under PORTAL_SHARED_DIR: {error}") from None
+        if number:  # a plan for a check before the run exists (number 0) freezes nothing
+            options = projects.slurm_options(projects.get_project(project))
+            run_dir = self.runs_dir / folder
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / "slurm.json").write_text(json.dumps(options, indent=1))
+            except OSError as error:
+                raise Invalid(f"cannot write the run folder under PORTAL_SHARED_DIR: {error}") from None
         return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
                     output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
 
