@@ -345,3 +345,10 @@ def test_srun_in_the_start_command_sees_the_rendezvous_variables_on_every_node(c
     node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, timeout=20,
                           check=False).stdout.split()[0]
     assert text.strip() == f"nodes=1 rank=0 master={node}:{20000 + job_id % 20000}"
+
+
+def test_a_slurm_project_whose_workdir_is_missing_is_refused_before_a_job_is_submitted(client, token, training):
+    h = token["operator"]
+    make_project(client, h, executor="slurm", workdir="no-such-dir", start_command="true")
+    refused = client.post("/projects/p1/runs", headers=h)
+    assert refused.status_code == 400 and "workdir" in refused.get_json()["detail"]

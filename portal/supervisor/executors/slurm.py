@@ -115,6 +115,11 @@ class SlurmExecutor(Executor):
         return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
                     output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
 
+    def missing(self, workdir: str, program: str, container: str | None = None) -> list[str]:
+        """The workdir is on the shared training dir, so it is checked here; the program is looked
+        up on a node (its PATH, or a container image), which only the job can do."""
+        return [] if Path(workdir).is_dir() else [f"workdir {workdir}"]
+
     def log_path(self, folder: str) -> Path:
         return self.runs_dir / folder / "output.log"
 
