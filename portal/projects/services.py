@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
+from portal.i18n import _l
 from portal.projects.models import Project
 from portal.runs import command
 from portal.storage import resolve_under
@@ -52,33 +53,33 @@ def check_fields(fields: dict) -> dict:
     if "tags" in out:
         tags = [str(t).strip() for t in out["tags"] or [] if str(t).strip()]
         if len(tags) > 20 or any(len(t) > 40 for t in tags):
-            raise Invalid("tags: at most 20 tags of at most 40 characters")
+            raise Invalid(_l("tags: at most 20 tags of at most 40 characters"))
         out["tags"] = list(dict.fromkeys(tags))
     for key in ("dataset_name", "training_yaml_name"):
         if out.get(key):
             resolve_under(_settings().training_dir, out[key], key)
     if out.get("executor") and out["executor"] not in executors.NAMES:
-        raise Invalid(f"executor must be one of {', '.join(executors.NAMES)}")
+        raise Invalid(_l("executor must be one of %(names)s", names=", ".join(executors.NAMES)))
     if out.get("start_command"):
         command.parse_template(out["start_command"])
     if out.get("workdir") and executors.get(out.get("executor") or _settings().executor).host_workdir:
         resolve_under(_settings().training_dir, out["workdir"], "workdir")
     if "gpus_per_run" in out and not 0 <= int(out["gpus_per_run"] or 0) <= MAX_GPUS:
-        raise Invalid(f"gpus_per_run must be between 0 and {MAX_GPUS}")
+        raise Invalid(_l("gpus_per_run must be between 0 and %(max)s", max=MAX_GPUS))
     if "env" in out:
         env = out["env"] or {}
         bad = [k for k in env if not ENV_NAME.match(str(k))]
         if bad:
-            raise Invalid(f"env: invalid variable name {bad[0]!r}")
+            raise Invalid(_l("env: invalid variable name %(name)s", name=repr(bad[0])))
         if len(env) > MAX_ENV:
-            raise Invalid(f"env: at most {MAX_ENV} variables")
+            raise Invalid(_l("env: at most %(max)s variables", max=MAX_ENV))
         out["env"] = {str(k): _text(f"env {k}", str(v), MAX_ENV_VALUE_BYTES) for k, v in env.items()}
     if "slurm" in out:
         out["slurm"] = check_slurm(out["slurm"] or {})
     if "stop_signal" in out and out["stop_signal"] not in STOP_SIGNALS:
-        raise Invalid(f"stop_signal must be one of {', '.join(STOP_SIGNALS)}")
+        raise Invalid(_l("stop_signal must be one of %(names)s", names=", ".join(STOP_SIGNALS)))
     if "grace_seconds" in out and not 0 <= int(out["grace_seconds"]) <= 3600:
-        raise Invalid("grace_seconds must be between 0 and 3600")
+        raise Invalid(_l("grace_seconds must be between 0 and 3600"))
     for key in ("executor", "container", "workdir", "start_command"):
         if key in out and not out[key]:
             out[key] = None  # empty means "use the server's setting"
@@ -88,37 +89,41 @@ def check_fields(fields: dict) -> dict:
 def check_slurm(slurm: dict) -> dict:
     """A project's Slurm settings: known keys, one-word values, numbers in range, allowed options."""
     if not isinstance(slurm, dict):
-        raise Invalid("slurm: must be an object")
+        raise Invalid(_l("slurm: must be an object"))
     unknown = sorted(set(slurm) - set(SLURM_FIELDS))
     if unknown:
-        raise Invalid(f"slurm: unknown setting {unknown[0]!r}; known: {', '.join(SLURM_FIELDS)}")
+        raise Invalid(_l("slurm: unknown setting %(name)s; known: %(known)s", name=repr(unknown[0]),
+                         known=", ".join(SLURM_FIELDS)))
     out = {}
     for key in SLURM_WORDS:
         if slurm.get(key):
             out[key] = _slurm_word(f"slurm.{key}", slurm[key])
     if out.get("memory") and not MEMORY.match(out["memory"]):
-        raise Invalid("slurm.memory: a size like 64G, 512M or 1T (per node)")
+        raise Invalid(_l("slurm.memory: a size like 64G, 512M or 1T (per node)"))
     for key, (low, high) in SLURM_NUMBERS.items():
         if slurm.get(key) not in (None, ""):
             value = slurm[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise Invalid(f"slurm.{key}: a whole number between {low} and {high}")
+                raise Invalid(_l("slurm.%(key)s: a whole number between %(low)s and %(high)s",
+                                 key=key, low=low, high=high))
             out[key] = value
     for key in SLURM_LISTS:
         items = slurm.get(key) or []
         if not isinstance(items, list) or len(items) > MAX_SLURM_LIST:
-            raise Invalid(f"slurm.{key}: a list of at most {MAX_SLURM_LIST} entries")
+            raise Invalid(_l("slurm.%(key)s: a list of at most %(max)s entries", key=key, max=MAX_SLURM_LIST))
         if items:
             out[key] = [_slurm_word(f"slurm.{key}", item) for item in items]
     for option in out.get("extra", []):
         if option.partition("=")[0] not in SBATCH_EXTRA:
-            raise Invalid(f"slurm.extra: {option!r} is not allowed; allowed: {', '.join(SBATCH_EXTRA)}")
+            raise Invalid(_l("slurm.extra: %(option)s is not allowed; allowed: %(allowed)s", option=repr(option),
+                             allowed=", ".join(SBATCH_EXTRA)))
     return out
 
 
 def _slurm_word(field: str, value) -> str:
     if not isinstance(value, str) or not SBATCH_VALUE.match(value):
-        raise Invalid(f"{field}: one word of letters, digits and . _ : , = / @ % + - [ ], got {value!r}")
+        raise Invalid(_l("%(field)s: one word of letters, digits and . _ : , = / @ %% + - [ ], got %(value)s",
+                         field=field, value=repr(value)))
     return value
 
 
@@ -136,23 +141,23 @@ def slurm_options(project: Project) -> dict:
 def _text(field: str, value, limit: int) -> str:
     """A free-text value: a string with no NUL (argv and environments cannot hold one), bounded."""
     if not isinstance(value, str):
-        raise Invalid(f"{field}: must be text")
+        raise Invalid(_l("%(field)s: must be text", field=field))
     if "\x00" in value:
-        raise Invalid(f"{field}: must not contain a NUL character")
+        raise Invalid(_l("%(field)s: must not contain a NUL character", field=field))
     if len(value.encode()) > limit:
-        raise Invalid(f"{field}: at most {limit} bytes of UTF-8")
+        raise Invalid(_l("%(field)s: at most %(limit)s bytes of UTF-8", field=field, limit=limit))
     return value
 
 
 def check_new(name: str, **fields) -> dict:
     """Check a would-be project without saving it; returns its normalised fields."""
     if not NAME.match(name or ""):
-        raise Invalid("name must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64")
+        raise Invalid(_l("name must be a slug: lowercase letters, digits, '.', '_' or '-', at most 64"))
     if db.session.scalar(select(Project.id).filter_by(name=name)):
-        raise Conflict(f"project {name!r} already exists")
+        raise Conflict(_l("project %(name)s already exists", name=repr(name)))
     unknown = set(fields) - set(EDITABLE)
     if unknown:
-        raise Invalid(f"unknown project field {sorted(unknown)[0]!r}")
+        raise Invalid(_l("unknown project field %(name)s", name=repr(sorted(unknown)[0])))
     return check_fields(fields)
 
 
@@ -164,14 +169,15 @@ def create_project(name: str, created_by: int | None = None, **fields) -> Projec
 
 
 def get_project(name: str) -> Project:
-    return found(db.session.scalar(select(Project).filter_by(name=name)), f"project {name!r} not found")
+    return found(db.session.scalar(select(Project).filter_by(name=name)),
+                 _l("project %(name)s not found", name=repr(name)))
 
 
 def update_project(name: str, **fields) -> Project:
     project = get_project(name)
     unknown = set(fields) - set(EDITABLE)
     if unknown:
-        raise Invalid(f"unknown project field {sorted(unknown)[0]!r}")
+        raise Invalid(_l("unknown project field %(name)s", name=repr(sorted(unknown)[0])))
     merged = {"executor": project.executor, **fields}  # workdir is checked against the new executor
     for key, value in check_fields(merged).items():
         if key in fields:

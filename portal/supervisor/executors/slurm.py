@@ -101,6 +101,7 @@ class SlurmExecutor(Executor):
         """Paths as on the local host (the training dir is shared with the nodes), and the job's
         settings frozen into the run folder, so editing the project never changes a queued run."""
         from portal.errors import Invalid
+        from portal.i18n import _l
         from portal.projects import services as projects
         from portal.storage import resolve_under
 
@@ -111,7 +112,8 @@ class SlurmExecutor(Executor):
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / "slurm.json").write_text(json.dumps(options, indent=1))
             except OSError as error:
-                raise Invalid(f"cannot write the run folder under PORTAL_SHARED_DIR: {error}") from None
+                raise Invalid(_l("cannot write the run folder under PORTAL_SHARED_DIR: %(error)s",
+                                 error=error)) from None
         return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
                     output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
 
