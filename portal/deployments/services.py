@@ -16,7 +16,7 @@ from portal.deployments.models import LIVE, Deployment, DeploymentEvent
 from portal.deployments.transitions import log_event, transition
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
-from portal.i18n import _l
+from portal.i18n import _l, gettext
 from portal.supervisor import executors, gpus as gpu_probe, placement, ports
 from portal.timeutil import utcnow
 
@@ -245,7 +245,8 @@ def gpu_choices() -> list[dict]:
     for gpu in gpu_probe.probe(_settings().fake_gpus):
         free = (gpu.memory_total - gpu.memory_used) / 2**30
         holder = _holder_text(*held[gpu.uuid]) if gpu.uuid in held else None
-        label = f"GPU {gpu.index} · {gpu.name} · {free:.1f} GiB free" + (f" · {holder}" if holder else "")
+        label = gettext("GPU %(index)s · %(name)s · %(free)s GiB free", index=gpu.index, name=gpu.name,
+                        free=f"{free:.1f}") + (f" · {holder}" if holder else "")
         choices.append({"index": gpu.index, "label": label, "held": holder is not None})
     return choices
 
