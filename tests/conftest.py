@@ -5,6 +5,7 @@ The database is a fresh SQLite file per test, or the PostgreSQL server from
 """
 import os
 import re
+import signal
 
 import pytest
 from sqlalchemy import text
@@ -117,6 +118,18 @@ def token(app, users):
     with app.app_context():
         return {role: {"Authorization": "Bearer " + auth_services.create_token(db.session.get(User, uid))[1]}
                 for role, uid in users.items()}
+
+
+@pytest.fixture
+def procs():
+    """Processes a test started (supervisors): killed with their session afterwards, paused or not."""
+    started = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGCONT)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def pytest_collection_modifyitems(config, items):

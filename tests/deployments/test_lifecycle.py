@@ -2,19 +2,16 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
-from portal import ROOT
 from portal.deployments.models import Deployment
 from portal.extensions import db
 from portal.timeutil import as_utc, utcnow
 from tests.deployments.conftest import group_alive, vllm_bin
-from tests.support import wait_for
+from tests.support import supervisor_process, wait_for
 
 
 def deploy(client, headers, model, **fields) -> dict:
@@ -136,13 +133,8 @@ def last_check(app, deployment_id: str):
 
 def _supervisor(app):
     settings = app.config["PORTAL"]
-    env = {**os.environ, "TRAINING_DB_URL": settings.database_url, "PORTAL_DATA_DIR": str(settings.data_dir),
-           "PORTAL_TRAINING_DIR": str(settings.training_dir), "PORTAL_SECRET_KEY": settings.secret_key,
-           "PORTAL_TICK_SECONDS": "0.2", "PORTAL_LEASE_SECONDS": "1.5", "PORTAL_FAKE_GPUS": "2x24GiB",
-           "PORTAL_VLLM_BIN": settings.vllm_bin,
-           "PORTAL_DEPLOY_PORTS": f"{settings.deploy_ports.start}-{settings.deploy_ports.stop - 1}"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "supervisor"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return supervisor_process(app, PORTAL_FAKE_GPUS="2x24GiB", PORTAL_VLLM_BIN=settings.vllm_bin,
+                              PORTAL_DEPLOY_PORTS=f"{settings.deploy_ports.start}-{settings.deploy_ports.stop - 1}")
 
 
 @pytest.mark.slow

@@ -1,16 +1,14 @@
 """kill -9 the supervisor while runs go: a new one re-attaches, loses and duplicates nothing."""
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from portal import ROOT
 from tests.runs.conftest import make_project, start
-from tests.support import wait_for
+from tests.support import supervisor_process, wait_for
 
 SCRIPT = """import sys, time
 for i in range(int(sys.argv[1])):
@@ -24,25 +22,6 @@ sys.exit(int(sys.argv[2]))
 def counting(training, lines: int, code: int) -> str:
     (training / "count.py").write_text(SCRIPT)
     return f"{sys.executable} count.py {lines} {code}"
-
-
-def supervisor_process(app):
-    settings = app.config["PORTAL"]
-    env = {**os.environ, "TRAINING_DB_URL": settings.database_url, "PORTAL_DATA_DIR": str(settings.data_dir),
-           "PORTAL_TRAINING_DIR": str(settings.training_dir), "PORTAL_SECRET_KEY": settings.secret_key,
-           "PORTAL_TICK_SECONDS": "0.2", "PORTAL_LEASE_SECONDS": "1.5"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "supervisor"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def folder(app, run_id) -> Path:

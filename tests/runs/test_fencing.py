@@ -2,7 +2,6 @@
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -10,12 +9,11 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text, update
 
-from portal import ROOT
 from portal.extensions import db
 from portal.runs.models import Run, RunLog
 from portal.supervisor import Supervisor, lease
 from tests.runs.conftest import make_project, start
-from tests.support import wait_for
+from tests.support import supervisor_process, wait_for
 
 SLEEPER = f"{sys.executable} -c \"import time; print('up', flush=True); time.sleep(600)\""
 
@@ -109,15 +107,6 @@ def test_a_supervisor_that_lost_the_lease_sends_no_stop(app, client, token, trai
     assert done.exit_code is not None
 
 
-def _supervisor(app, log_path):
-    settings = app.config["PORTAL"]
-    env = {**os.environ, "TRAINING_DB_URL": settings.database_url, "PORTAL_DATA_DIR": str(settings.data_dir),
-           "PORTAL_TRAINING_DIR": str(settings.training_dir), "PORTAL_SECRET_KEY": settings.secret_key,
-           "PORTAL_TICK_SECONDS": "0.2", "PORTAL_LEASE_SECONDS": "2"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "supervisor"], cwd=ROOT, env=env,
-                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def _holder_pid(url: str) -> int | None:
     engine = create_engine(url)
     try:
@@ -143,24 +132,13 @@ def _lease_row_free(url: str) -> bool:
         engine.dispose()
 
 
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGCONT)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.mark.slow
 def test_a_paused_supervisor_resumed_after_a_take_over_does_nothing(app, client, token, training, procs, tmp_path):
     """SIGSTOP the active supervisor for over twice its lease, let another take over and launch, SIGCONT it."""
     h = token["operator"]
     url = app.config["PORTAL"].database_url
     make_project(client, h, start_command=SLEEPER)
-    procs.append(first := _supervisor(app, tmp_path / "first.log"))
+    procs.append(first := supervisor_process(app, tmp_path / "first.log", PORTAL_LEASE_SECONDS="2"))
     wait_for(lambda: _holder_pid(url) == first.pid, 60)
     while True:  # pause it between transactions, never inside one (that would hold the others up)
         os.kill(first.pid, signal.SIGSTOP)
@@ -170,7 +148,7 @@ def test_a_paused_supervisor_resumed_after_a_take_over_does_nothing(app, client,
         time.sleep(0.05)
     paused_at = time.monotonic()
     run_id = start(client, h)["id"]
-    procs.append(second := _supervisor(app, tmp_path / "second.log"))
+    procs.append(second := supervisor_process(app, tmp_path / "second.log", PORTAL_LEASE_SECONDS="2"))
     wait_for(lambda: _holder_pid(url) == second.pid, 60)
     wait_for(lambda: status(app, run_id).status == "running", 60)
     wait_for(lambda: time.monotonic() - paused_at > 2 * 2, 10)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.runs.conftest import make_project, start
-from tests.runs.test_crash_recovery import supervisor_process
-from tests.support import require, wait_for
+from tests.support import require, supervisor_process, wait_for
 
 TRAIN = ("import sys, time, os\n"
          "out = sys.argv[1]\n"

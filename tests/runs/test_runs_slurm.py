@@ -7,8 +7,7 @@ import sys
 import pytest
 
 from tests.runs.conftest import make_project, start
-from tests.runs.test_crash_recovery import procs, supervisor_process  # noqa: F401 - procs is a fixture
-from tests.support import require, wait_for
+from tests.support import require, supervisor_process, wait_for
 
 TRAIN = ("import sys, time, os\n"
          "out = sys.argv[1]\n"
