@@ -3,7 +3,7 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from portal.api import bp
-from portal.api.schemas import Int64, Timestamp
+from portal.api.schemas import Int32, Timestamp
 from portal.api.spec import operation
 from portal.deid import jobs
 
@@ -15,7 +15,7 @@ class JobCreate(BaseModel):
     fields: list[str] | None = Field(None, description="dotted paths of string fields (e.g. instruction, "
                                                        "conversations.value); empty: every string value")
     with_mapping: bool = Field(False, description="keep a mapping file (admins only) to restore originals")
-    seed: Int64 | None = None
+    seed: Int32 | None = None
 
 
 class JobInfo(BaseModel):

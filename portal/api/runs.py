@@ -6,7 +6,7 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from portal.api import bp
-from portal.api.schemas import Id, Int64, Timestamp
+from portal.api.schemas import Id, Int32, Timestamp
 from portal.api.spec import operation
 from portal.runs import metrics, output, services
 
@@ -108,7 +108,7 @@ class MetricsOut(BaseModel):
 class MetricPoint(BaseModel):
     key: str = Field(min_length=1, max_length=100)
     value: float = Field(allow_inf_nan=False)  # JSON has no NaN: a stored one would break every reader
-    step: Int64 | None = None
+    step: Int32 | None = None
 
 
 class MetricBatch(BaseModel):

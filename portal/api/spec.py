@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from portal.routing import INT64_MAX
+from portal.routing import ID_MAX
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
-_PARAM_TYPES = {"int": {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX},
+_PARAM_TYPES = {"int": {"type": "integer", "format": "int32", "minimum": 0, "maximum": ID_MAX},
                 "float": {"type": "number"}}
 
 

@@ -26,7 +26,14 @@ def test_integers_beyond_64_bits_in_paths_are_404(client, token, method, path):
 def test_openapi_bounds_integer_path_parameters(client, token):
     spec = client.get("/openapi.json", headers=token["viewer"]).get_json()
     (param,) = spec["paths"]["/v1/runs/{run_id}"]["get"]["parameters"]
-    assert param["schema"] == {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    assert param["schema"] == {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2**31 - 1}
+
+
+def test_an_id_past_what_postgresql_integer_holds_is_404_not_500(client, token):
+    h = token["viewer"]
+    assert client.get(f"/v1/runs/{2**31}", headers=h).status_code == 404
+    assert client.get(f"/v1/runs?before={2**31}", headers=h).status_code == 422
+    assert client.get(f"/v1/runs/{2**31 - 1}", headers=h).status_code == 404
 
 
 @pytest.mark.parametrize("path", [f"/v1/runs?before={BIG}", f"/v1/runs/1/logs?after={BIG}",
