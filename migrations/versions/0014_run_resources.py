@@ -1,4 +1,4 @@
-"""runs and projects: GPU idle guard, checkpoint clean-up policy
+"""runs and projects: GPU idle guard, checkpoint clean-up policy; run tags and note
 
 Revision ID: 0014_run_resources
 Revises: 0013_run_tracking
@@ -17,8 +17,20 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('projects') as batch_op:
+        batch_op.add_column(sa.Column('idle_gpu_percent', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('idle_gpu_minutes', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('cleanup', sa.JSON(), nullable=False, server_default='{}'))
+    with op.batch_alter_table('runs') as batch_op:
+        batch_op.add_column(sa.Column('tags', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('note', sa.Text(), nullable=False, server_default=''))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('runs') as batch_op:
+        batch_op.drop_column('note')
+        batch_op.drop_column('tags')
+    with op.batch_alter_table('projects') as batch_op:
+        batch_op.drop_column('cleanup')
+        batch_op.drop_column('idle_gpu_minutes')
+        batch_op.drop_column('idle_gpu_percent')

@@ -30,6 +30,11 @@ class Project(db.Model):
     grace_seconds: Mapped[int] = mapped_column(default=30)
     # the Slurm executor's job settings (see projects.services.SLURM_FIELDS); unset keys: the server's
     slurm: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    # the idle-GPU guard: stop a run whose GPUs all stay below this utilisation (%) for this long (0: off)
+    idle_gpu_percent: Mapped[int] = mapped_column(default=0, server_default="0")
+    idle_gpu_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
+    # which checkpoints a clean-up keeps and what it does to the rest (see portal/runs/cleanup.py)
+    cleanup: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     runs_created: Mapped[int] = mapped_column(default=0, server_default="0")  # hands out run numbers
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -54,6 +54,8 @@ class Run(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # a user's labels, for finding runs
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # free text a user keeps on the run
 
     project: Mapped[Project] = relationship(lazy="joined")
 
