@@ -10,3 +10,4 @@ from portal.deployments.models import Deployment, DeploymentEvent  # noqa: F401
 from portal.deid.models import DeidJob, DeidPolicy  # noqa: F401
 from portal.configs.models import TrainConfig, TrainConfigVersion  # noqa: F401
 from portal.datasets.models import Dataset, DatasetFile  # noqa: F401
+from portal.notify.models import Attempt, Channel, Delivery, Event, RuleState  # noqa: F401

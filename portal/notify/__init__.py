@@ -1,0 +1,1 @@
+"""Notifications: channels admins configure, an outbox of events, and their deliveries."""
