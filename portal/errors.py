@@ -1,17 +1,20 @@
 """Domain errors, and their translation to HTTP in one place.
 
-Services raise these; JSON requests get FastAPI's shape (`{"detail": ...}`), pages get a
-flash message and a redirect back (or an error page when there is nowhere to go back to).
+Services raise these; JSON requests get FastAPI's shape (`{"detail": ...}`), htmx requests the
+message as an out-of-band flash (`htmx_error`), pages a flash message and a redirect back (or an
+error page when there is nowhere to go back to).
 
 Messages are translatable: a service passes a lazy string, `_l("Project %(name)s not found.",
 name=name)` (`portal.i18n._l`), which becomes text only here, in the language of the one who
 reads it: the page's, or for the API `Accept-Language` with English by default. A plain `str`
 still works and is shown as it is (logs, the CLI and the supervisor never need a language).
 """
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request
 from flask_babel import LazyString, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from portal.extensions import htmx
 
 
 class PortalError(Exception):
@@ -69,14 +72,15 @@ def found(value, message: "str | LazyString"):
 
 
 HTML_PREFIXES = ("/ui/", "/login", "/logout", "/setup")
+HTML_PATHS = ("/", "/docs")  # /docs is served by the API blueprint but is a page: sign in first
 
 
 def wants_json() -> bool:
     """True when the request is for the JSON API rather than a page."""
+    if request.path in HTML_PATHS or request.path.startswith(HTML_PREFIXES):
+        return False
     if request.blueprint == "api" or request.path.startswith("/v1/"):
         return True
-    if request.path == "/" or request.path.startswith(HTML_PREFIXES):
-        return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best != "text/html"
 
@@ -101,12 +105,27 @@ HTTP_MESSAGES = {
 CSRF_MESSAGE = lazy_gettext("This form has expired or came from another page: reload the page and send it again.")
 
 
+def htmx_error(status: int, message: str):
+    """The answer to an htmx request that failed: its status, no swap, the message as a flash.
+
+    A redirect would be followed by the browser and a whole page swapped into the target; an
+    error page would be swapped the same way (400/422 swap, see base.html). `HX-Reswap: none`
+    keeps the target, app.js lets the out-of-band flash in whatever the status.
+    """
+    response = make_response(render_template("_flash_oob.html", message=message), status)
+    response.headers["HX-Reswap"] = "none"
+    response.vary.add("HX-Request")
+    return response
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(PortalError)
     def _domain_error(error: PortalError):
         message = error.message
         if wants_json():
             return json_error(error.status, message)
+        if htmx:
+            return htmx_error(error.status, message)
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.referrer:
             flash(message, "error")
             return redirect(request.referrer)
@@ -122,4 +141,6 @@ def init_app(app: Flask) -> None:
             message = CSRF_MESSAGE
         elif message == type(error).description and error.code in HTTP_MESSAGES:
             message = HTTP_MESSAGES[error.code]
+        if htmx:
+            return htmx_error(error.code or 500, message)
         return render_template("error.html", status=error.code, message=message), error.code
