@@ -99,13 +99,15 @@ def delete_dataset(dataset_id: str) -> None:
 
 
 def status(dataset: Dataset) -> str:
-    """empty | uploading | validating | invalid | ready, from its files."""
+    """empty | uploading | validating | invalid | ready, from its files.
+
+    A dataset with a ready file is usable (a project names one file): an invalid file beside it
+    is that file's state, shown on its row, and makes the dataset `invalid` only when nothing is ready.
+    """
     states = {f.status for f in dataset.files}
-    for state in ("validating", "invalid"):
+    for state in ("validating", "ready", "invalid"):
         if state in states:
             return state
-    if states & {"ready"}:
-        return "ready"
     return "uploading" if "receiving" in states else "empty"
 
 

@@ -54,7 +54,8 @@ def show(dataset_id: str):
     form = DatasetEditForm()
     form.train_config.choices = _config_choices()
     form.fill_from(dataset)
-    return render("datasets/show.html", block="files" if htmx.target == "dataset-files" else None,
+    fragment = htmx.target == "dataset-files"  # polled or refreshed after an upload: the header badge too
+    return render("datasets/show.html", block="files" if fragment else None, fragment=fragment,
                   dataset=dataset, files=files, flying=flying, live=live, form=form,
                   status=services.status(dataset), train_config=services.train_config(dataset),
                   relative=paths.relative, section="datasets")
