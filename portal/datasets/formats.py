@@ -4,9 +4,14 @@
 problem in one line. It runs millions of times per file, so the common good record takes
 the shortest path: plain attribute arithmetic, no per-field helper calls.
 """
+import orjson
+
 from portal.i18n import marked
 
 MAX_ERRORS = 100
+# top-level columns a file may or may not have; `stats()["columns"]` lists those it has, and
+# only those are named in its dataset_info.json entry
+OPTIONAL_COLUMNS = ("input", "system", "history", "tools")
 
 
 def _empty(value) -> bool:
@@ -43,22 +48,26 @@ class Checker:
 
 
 class Alpaca(Checker):
-    """`instruction` and `output` required; `input`, `system` strings; `history` [[q, a], …]."""
+    """`instruction` and `output` required; `input`, `system` strings; `history` [[q, a], …].
+
+    `input` is optional: LLaMA-Factory indexes every column its entry names, so a file without
+    one must not have it registered, and its statistics must not count it present.
+    """
     name = "alpaca"
-    fields = ("instruction", "input", "output", "system")
+    fields = ("instruction", "input", "output", "system", "history")
 
     def __init__(self):
         super().__init__()
-        self.si = self.so = self.sn = self.mi = self.mo = self.mn = 0
+        self.si = self.so = self.sn = self.mi = self.mo = self.mn = self.pn = 0
 
     def check(self, rec):
         try:
-            ins, out, inp = rec["instruction"], rec["output"], rec.get("input", "")
+            ins, out, inp = rec["instruction"], rec["output"], rec.get("input")
         except (KeyError, TypeError, AttributeError):
             return self.explain(rec)
-        if type(ins) is not str or type(out) is not str or type(inp) is not str:
+        if type(ins) is not str or type(out) is not str or (inp is not None and type(inp) is not str):
             return self.explain(rec)
-        li, lo, ln = len(ins), len(out), len(inp)
+        li, lo = len(ins), len(out)
         if not li or not lo or ins.isspace() or out.isspace():
             return self.explain(rec)
         if "system" in rec or "history" in rec:
@@ -68,13 +77,16 @@ class Alpaca(Checker):
         self.records += 1
         self.si += li
         self.so += lo
-        self.sn += ln
         if li > self.mi:
             self.mi = li
         if lo > self.mo:
             self.mo = lo
-        if ln > self.mn:
-            self.mn = ln
+        if inp is not None:
+            ln = len(inp)
+            self.pn += 1
+            self.sn += ln
+            if ln > self.mn:
+                self.mn = ln
         return None
 
     def extras(self, rec):
@@ -84,9 +96,11 @@ class Alpaca(Checker):
                 return "system must be a string"
             self.count("system", len(system))
         history = rec.get("history")
-        if history is not None and (type(history) is not list or any(
-                type(turn) is not list or len(turn) != 2 or _empty(turn[0]) or _empty(turn[1]) for turn in history)):
-            return "history must be a list of [question, answer] pairs of non-empty strings"
+        if history is not None:
+            if type(history) is not list or any(
+                    type(turn) is not list or len(turn) != 2 or _empty(turn[0]) or _empty(turn[1]) for turn in history):
+                return "history must be a list of [question, answer] pairs of non-empty strings"
+            self.count("history", len(history))
         return None
 
     def explain(self, rec) -> str:
@@ -103,22 +117,61 @@ class Alpaca(Checker):
 
     def stats(self) -> dict:
         n = self.records
-        for field, total, top in (("instruction", self.si, self.mi), ("input", self.sn, self.mn),
-                                  ("output", self.so, self.mo)):
-            self.sums[field], self.maxes[field], self.present[field] = total, top, n
-        return super().stats()
+        for field, total, top, present in (("instruction", self.si, self.mi, n), ("input", self.sn, self.mn, self.pn),
+                                           ("output", self.so, self.mo, n)):
+            self.sums[field], self.maxes[field], self.present[field] = total, top, present
+        stats = super().stats()
+        stats["columns"] = [f for f in OPTIONAL_COLUMNS if f in stats["fields"]]
+        return stats
 
 
 class Chat(Checker):
-    """Conversations: an optional leading system turn, then user and assistant turns alternating."""
-    fields = ("turns", "system", "user", "assistant")
+    """Conversations: an optional leading system turn, then user and assistant turns alternating.
+
+    A dataset_info.json entry names ONE user word and ONE assistant word, and LLaMA-Factory
+    skips every example whose roles differ ("Invalid role tag"), so a file keeps to the words
+    it used first (`human` or `user`, `gpt` or `assistant`), and its entry names those.
+    """
+    fields = ("turns", "system", "user", "assistant", "tools")
     key = role_key = content_key = system_role = ""
     user_roles: frozenset = frozenset()
     assistant_roles: frozenset = frozenset()
+    synonyms: tuple[frozenset, ...] = ()  # role words of which a file may use only one
 
     def __init__(self):
         super().__init__()
         self.roles: set[str] = set()
+        self.columns: set[str] = set()
+
+    def first_use(self, role: str) -> str | None:
+        """A role word seen for the first time: the problem when the file already uses a synonym."""
+        for words in self.synonyms:
+            if role in words:
+                used = sorted(words & self.roles)
+                if used:
+                    return (f"role {role!r} where this file uses {used[0]!r}: LLaMA-Factory reads one word per "
+                            f"role and skips the examples with the other")
+        self.roles.add(role)
+        return None
+
+    def extras(self, rec) -> str | None:
+        """Top-level `system` and `tools` columns: checked, and named in the entry when present."""
+        system, tools = rec.get("system"), rec.get("tools")
+        if system is not None:
+            if type(system) is not str:
+                return "system must be a string"
+            self.columns.add("system")
+        if tools is not None:
+            if type(tools) is not str:
+                return "tools must be a string holding the tool descriptions as JSON"
+            if tools:
+                try:
+                    orjson.loads(tools)
+                except orjson.JSONDecodeError:
+                    return "tools must be a string holding the tool descriptions as JSON"
+                self.count("tools", len(tools))
+            self.columns.add("tools")
+        return None
 
     def check(self, rec):
         turns = rec.get(self.key) if type(rec) is dict else None
@@ -146,13 +199,20 @@ class Chat(Checker):
             content = turn.get(content_key)
             if type(content) is not str or not content or content.isspace():
                 return f"{key}[{index}]: empty {content_key}"
-            self.roles.add(role)
+            if role not in self.roles:
+                problem = self.first_use(role)
+                if problem:
+                    return f"{key}[{index}]: {problem}"
             if user:
                 user_chars = max(user_chars, len(content))
             else:
                 assistant_chars = max(assistant_chars, len(content))
         if (len(turns) - start) % 2:
             return f"{key} must end with an assistant turn ({'/'.join(sorted(self.assistant_roles))})"
+        if "system" in rec or "tools" in rec:
+            problem = self.extras(rec)
+            if problem:
+                return problem
         self.records += 1
         self.count("turns", len(turns) - start)
         self.count("user", user_chars)
@@ -164,6 +224,7 @@ class Chat(Checker):
     def stats(self) -> dict:
         stats = super().stats()
         stats["roles"] = sorted(self.roles)
+        stats["columns"] = [c for c in OPTIONAL_COLUMNS if c in self.columns]
         stats["note"] = marked("user/assistant: the longest turn of each conversation, in characters")
         return stats
 
@@ -173,6 +234,7 @@ class ShareGPT(Chat):
     key, role_key, content_key, system_role = "conversations", "from", "value", "system"
     user_roles = frozenset({"human", "user", "observation"})
     assistant_roles = frozenset({"gpt", "assistant", "function_call"})
+    synonyms = (frozenset({"human", "user"}), frozenset({"gpt", "assistant"}))
 
 
 class OpenAI(Chat):

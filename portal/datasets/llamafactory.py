@@ -19,26 +19,33 @@ INFO = "dataset_info.json"
 
 
 def entry(file_name: str, fmt: str, stats: dict | None) -> dict:
-    """The dataset_info.json entry for a validated file of format `fmt`."""
-    present = (stats or {}).get("fields", {})
-    roles = set((stats or {}).get("roles", []))
+    """The dataset_info.json entry for a validated file of format `fmt`.
+
+    LLaMA-Factory (`data/parser.py`, `DatasetAttr.join`) sets every column an entry leaves out
+    to None and its converters index every column named, so the entry names exactly the
+    optional columns the file has (`stats["columns"]`) and the role words it uses.
+    """
+    stats = stats or {}
+    present = set(stats.get("columns", stats.get("fields", {})))  # stats from before "columns" existed
+    roles = set(stats.get("roles", []))
     if fmt == "alpaca":
-        columns = {"prompt": "instruction", "query": "input", "response": "output"}
-        if "system" in present:
-            columns["system"] = "system"
-        return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
+        columns = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
+                   "history": "history"}
+        return {"file_name": file_name, "formatting": "alpaca",
+                "columns": {k: v for k, v in columns.items() if k in ("prompt", "response") or v in present}}
+    if fmt in ("sharegpt", "openai"):
+        extra = {c: c for c in ("system", "tools") if c in present}
     if fmt == "sharegpt":
-        openai_words = bool(roles & {"user", "assistant"}) and not roles & {"human", "gpt"}
         tags = {"role_tag": "from", "content_tag": "value",
-                "user_tag": "user" if openai_words else "human",
-                "assistant_tag": "assistant" if openai_words else "gpt",
+                "user_tag": "user" if "user" in roles else "human",
+                "assistant_tag": "assistant" if "assistant" in roles else "gpt",
                 "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
-        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "conversations"},
+        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "conversations", **extra},
                 "tags": tags}
     if fmt == "openai":
         tags = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                 "observation_tag": "tool", "system_tag": "system"}
-        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "messages"},
+        return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "messages", **extra},
                 "tags": tags}
     if fmt == "text":
         return {"file_name": file_name, "formatting": "alpaca", "columns": {"prompt": "text"}}

@@ -78,4 +78,4 @@ def sanitize_filename(raw: str | None) -> str:
     if not name.lower().endswith(SUFFIXES):
         raise Invalid(_l("dataset files must end in %(suffixes)s; got %(name)s", suffixes=", ".join(SUFFIXES),
                          name=repr(name)))
-    return name
+    return f"{stem}.{suffix.lower()}"  # LLaMA-Factory's data/loader.py looks the suffix up case-sensitively
