@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from portal.runuser import RunUser, RunUserError
+from portal.supervisor.gpus import FakeGpus
 from portal.supervisor.executors import NAMES as EXECUTORS
 from portal.supervisor.executors.slurm_text import VALUE as SBATCH_VALUE
 
@@ -50,7 +51,8 @@ class Settings:
     run_user: RunUser | None  # who local runs execute as (None: the portal's own user)
     workdir: str
     start_command: str
-    fake_gpus: tuple[int, int] | None  # (count, bytes of memory each)
+    fake_gpus: FakeGpus | None  # (count, bytes of memory each, the readings file)
+    gpu_sample_seconds: float  # how often the GPUs a run holds are sampled into its metrics
     secure_cookies: bool
     lease_seconds: float
     tick_seconds: float
@@ -76,8 +78,14 @@ class Settings:
     max_uploads_per_user: int
     upload_idle_seconds: int
     disk_reserve_bytes: int
+    snapshot_hash_bytes: int  # datasets up to this size are hashed before a run launches
     default_locale: str
     timezone: str
+    smtp_url: str  # e-mail notifications: smtp://, smtp+starttls:// or smtps://[user:pass@]host[:port]
+    smtp_from: str
+    public_url: str  # the portal's address in notification links ("" = no link)
+    notify_allow_private: bool  # may channels call loopback, link-local and private addresses?
+    notify_retry_seconds: float  # first retry of a failed delivery; doubles up to an hour
 
     def as_flask_config(self) -> dict:
         """The Flask config keys derived from these settings."""
@@ -147,14 +155,14 @@ def _slurm_word(name: str, raw: str) -> str:
     return raw
 
 
-def _fake_gpus(raw: str) -> tuple[int, int] | None:
+def _fake_gpus(raw: str, readings: str) -> FakeGpus | None:
     if not raw.strip():
         return None
     match = _FAKE_GPUS.match(raw)
     if not match:
         raise ConfigError(f"PORTAL_FAKE_GPUS must look like 2x80GiB (count x memory), got {raw!r}")
     count, size, unit = match.groups()
-    return int(count), int(float(size) * _UNITS[unit])
+    return FakeGpus(int(count), int(float(size) * _UNITS[unit]), str(Path(readings).resolve()) if readings else None)
 
 
 def _locale(raw: str) -> str:
@@ -188,6 +196,28 @@ def _host_timezone(tz_variable: str) -> str:
         pass
     target = os.path.realpath("/etc/localtime")
     return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else "UTC"
+
+
+def _smtp_url(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+        raise ConfigError(f"PORTAL_SMTP_URL must look like smtp+starttls://user:pass@host:587 "
+                          f"(smtp, smtp+starttls or smtps), got {parts.scheme or raw!r}")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError("PORTAL_SMTP_URL has a bad port") from None
+    return raw
+
+
+def _public_url(raw: str) -> str:
+    if raw and not re.match(r"^https?://[^/\s]+(/\S*)?$", raw):
+        raise ConfigError(f"PORTAL_PUBLIC_URL must be an http(s) address like https://portal.example.com, got {raw!r}")
+    return raw.rstrip("/")
 
 
 def _start_command(raw: str) -> str:
@@ -287,7 +317,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         run_user=_run_user(get("PORTAL_RUN_USER"), get("PORTAL_RUN_GROUP")),
         workdir=get("PORTAL_WORKDIR", "KTIP_Release_2.1.0/train/llm"),
         start_command=_start_command(get("PORTAL_START_COMMAND", "bash run_train_full_sft.sh {config}")),
-        fake_gpus=_fake_gpus(get("PORTAL_FAKE_GPUS")),
+        fake_gpus=_fake_gpus(get("PORTAL_FAKE_GPUS"), get("PORTAL_FAKE_GPU_READINGS")),
+        gpu_sample_seconds=_number("PORTAL_GPU_SAMPLE_SECONDS", get("PORTAL_GPU_SAMPLE_SECONDS", "15"), float, 0.1),
         secure_cookies=_bool("PORTAL_SECURE_COOKIES", get("PORTAL_SECURE_COOKIES", "on")),
         lease_seconds=_number("PORTAL_LEASE_SECONDS", get("PORTAL_LEASE_SECONDS", "15"), float),
         tick_seconds=_number("PORTAL_TICK_SECONDS", get("PORTAL_TICK_SECONDS", "1"), float, 0.05),
@@ -314,8 +345,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_uploads_per_user=_number("PORTAL_MAX_UPLOADS_PER_USER", get("PORTAL_MAX_UPLOADS_PER_USER", "4")),
         upload_idle_seconds=_number("PORTAL_UPLOAD_IDLE_SECONDS", get("PORTAL_UPLOAD_IDLE_SECONDS", "60")),
         disk_reserve_bytes=_size("PORTAL_DISK_RESERVE", get("PORTAL_DISK_RESERVE", "1GiB")),
+        snapshot_hash_bytes=_size("PORTAL_SNAPSHOT_HASH_BYTES", get("PORTAL_SNAPSHOT_HASH_BYTES", "2GiB")),
         default_locale=_locale(get("PORTAL_DEFAULT_LOCALE", "en")),
         timezone=_timezone(get("PORTAL_TIMEZONE"), get("TZ")),
+        smtp_url=_smtp_url(get("PORTAL_SMTP_URL")),
+        smtp_from=get("PORTAL_SMTP_FROM") or "portal@localhost",
+        public_url=_public_url(get("PORTAL_PUBLIC_URL")),
+        notify_allow_private=_bool("PORTAL_NOTIFY_ALLOW_PRIVATE", get("PORTAL_NOTIFY_ALLOW_PRIVATE", "off")),
+        notify_retry_seconds=_number("PORTAL_NOTIFY_RETRY_SECONDS", get("PORTAL_NOTIFY_RETRY_SECONDS", "30"), float,
+                                     0.1),
     )
 
 

@@ -25,8 +25,10 @@ def test_defaults(tmp_path):
 
 
 def test_fake_gpus_are_parsed(tmp_path):
-    settings = load_settings({"PORTAL_DATA_DIR": str(tmp_path), "PORTAL_FAKE_GPUS": "2x80GiB"})
-    assert settings.fake_gpus == (2, 80 * 1024**3)
+    settings = load_settings({"PORTAL_DATA_DIR": str(tmp_path), "PORTAL_FAKE_GPUS": "2x80GiB",
+                              "PORTAL_FAKE_GPU_READINGS": str(tmp_path / "readings.json")})
+    assert (settings.fake_gpus.count, settings.fake_gpus.memory) == (2, 80 * 1024**3)
+    assert settings.fake_gpus.readings == str(tmp_path / "readings.json")
 
 
 @pytest.mark.parametrize("name, value", [

@@ -38,6 +38,19 @@ class SlurmSettings(BaseModel):
                                     + " ".join(services.SBATCH_EXTRA), examples=[["--constraint=a100"]])
 
 
+class CleanupPolicy(BaseModel):
+    """Which checkpoints of a run a clean-up keeps; the rest lose their optimizer state or go."""
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str | None = Field(None, description="best by this metric (trainer_state.json's best_model_checkpoint "
+                               "first, when present)", examples=["eval_loss"])
+    mode: Literal["min", "max"] | None = Field(None, description="min: lower is better")
+    keep_best: int | None = Field(None, ge=services.CLEANUP_KEEP[0], le=services.CLEANUP_KEEP[1])
+    keep_latest: int | None = Field(None, ge=services.CLEANUP_KEEP[0], le=services.CLEANUP_KEEP[1])
+    action: Literal["optimizer", "delete"] | None = Field(None, description="optimizer: delete only global_step*/, "
+                                                          "optimizer.pt, scheduler.pt; delete: the whole checkpoint")
+
+
 class ExecutionSettings(BaseModel):
     executor: str | None = Field(None, description="local, docker or slurm; empty: the server's PORTAL_EXECUTOR")
     container: str | None = Field(None, description="docker: the training container")
@@ -50,6 +63,10 @@ class ExecutionSettings(BaseModel):
     stop_signal: Literal["SIGTERM", "SIGINT", "SIGABRT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL"] = "SIGTERM"
     grace_seconds: int = Field(30, ge=0, le=3600)
     slurm: SlurmSettings = Field(default_factory=SlurmSettings)
+    idle_gpu_percent: int = Field(0, ge=0, le=100, description="idle-GPU guard: stop a run when all its GPUs stay "
+                                  "below this utilisation (%) for idle_gpu_minutes; 0: off")
+    idle_gpu_minutes: int = Field(0, ge=services.IDLE_MINUTES[0], le=services.IDLE_MINUTES[1])
+    cleanup: CleanupPolicy | None = Field(None, description="checkpoint clean-up policy; null: none")
 
 
 class ProjectCreate(ExecutionSettings):
@@ -82,6 +99,9 @@ class ProjectUpdate(BaseModel):
     stop_signal: str = None
     grace_seconds: int = Field(None, ge=0, le=3600)
     slurm: SlurmSettings = None
+    idle_gpu_percent: int = Field(None, ge=0, le=100)
+    idle_gpu_minutes: int = Field(None, ge=services.IDLE_MINUTES[0], le=services.IDLE_MINUTES[1])
+    cleanup: CleanupPolicy | None = None
 
 
 class Resource(BaseModel):
@@ -105,7 +125,8 @@ class ProjectDetail(ProjectCreate):
                    dataset_name=p.dataset_name, training_yaml_name=p.training_yaml_name, status=p.status,
                    executor=p.executor, container=p.container, workdir=p.workdir, start_command=p.start_command,
                    gpus_per_run=p.gpus_per_run, env=p.env or {}, stop_signal=p.stop_signal,
-                   grace_seconds=p.grace_seconds, slurm=p.slurm or {}, created_at=p.created_at, updated_at=p.updated_at,
+                   grace_seconds=p.grace_seconds, slurm=p.slurm or {}, idle_gpu_percent=p.idle_gpu_percent,
+                   idle_gpu_minutes=p.idle_gpu_minutes, cleanup=p.cleanup or None, created_at=p.created_at, updated_at=p.updated_at,
                    effective=services.effective(p), resources=services.resources(p))
 
 

@@ -6,7 +6,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.config import EXECUTORS
 from portal.i18n import _l, gettext
-from portal.projects.services import SLURM_NUMBERS, SLURM_WORDS, STOP_SIGNALS
+from portal.projects.services import (CLEANUP_ACTIONS, CLEANUP_DEFAULTS, CLEANUP_KEEP, CLEANUP_MODES, IDLE_MINUTES,
+                                      SLURM_NUMBERS, SLURM_WORDS, STOP_SIGNALS)
+
+CLEANUP_ACTION_LABELS = {"optimizer": _l("delete only the optimizer state"), "delete": _l("delete the checkpoint")}
+CLEANUP_MODE_LABELS = {"min": _l("lower is better"), "max": _l("higher is better")}
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -43,6 +47,19 @@ class ProjectForm(FlaskForm):
     env = TextAreaField(_l("Environment (KEY=VALUE per line)"), validators=[Optional()], render_kw={"rows": 3})
     stop_signal = SelectField(_l("Stop signal"), choices=list(STOP_SIGNALS), default="SIGTERM")
     grace_seconds = IntegerField(_l("Grace period (s) before SIGKILL"), default=30, validators=[NumberRange(0, 3600)])
+    idle_gpu_percent = IntegerField(_l("Stop when all its GPUs stay below (%)"), default=0,
+                                    validators=[Optional(), NumberRange(0, 100)])
+    idle_gpu_minutes = IntegerField(_l("for (minutes)"), default=0, validators=[Optional(), NumberRange(*IDLE_MINUTES)])
+    # the checkpoint clean-up policy (projects.services.check_cleanup); no metric: no policy
+    cleanup_metric = StringField(_l("Best by metric"), validators=[Optional(), Length(max=100)],
+                                 render_kw={"placeholder": CLEANUP_DEFAULTS["metric"]})
+    cleanup_mode = SelectField(_l("Better"), choices=[SelectChoice(m, CLEANUP_MODE_LABELS[m]) for m in CLEANUP_MODES])
+    cleanup_keep_best = IntegerField(_l("Keep the best"), default=CLEANUP_DEFAULTS["keep_best"],
+                                     validators=[Optional(), NumberRange(*CLEANUP_KEEP)])
+    cleanup_keep_latest = IntegerField(_l("Keep the latest"), default=CLEANUP_DEFAULTS["keep_latest"],
+                                       validators=[Optional(), NumberRange(*CLEANUP_KEEP)])
+    cleanup_action = SelectField(_l("The others"), choices=[SelectChoice(a, CLEANUP_ACTION_LABELS[a])
+                                                             for a in CLEANUP_ACTIONS])
     # the Slurm executor's settings (projects.services.check_slurm holds their rules); empty: the server's
     slurm_partition = StringField(_l("Partition"), validators=[Optional()])
     slurm_account = StringField(_l("Account"), validators=[Optional()])
@@ -70,8 +87,16 @@ class ProjectForm(FlaskForm):
             "workdir": self.workdir.data or None, "start_command": self.start_command.data or None,
             "gpus_per_run": self.gpus_per_run.data or 0, "env": parse_env(self.env.data),
             "stop_signal": self.stop_signal.data, "grace_seconds": self.grace_seconds.data or 0,
-            "slurm": self._slurm(),
+            "slurm": self._slurm(), "idle_gpu_percent": self.idle_gpu_percent.data or 0,
+            "idle_gpu_minutes": self.idle_gpu_minutes.data or 0, "cleanup": self._cleanup(),
         }
+
+    def _cleanup(self) -> dict:
+        if not (self.cleanup_metric.data or "").strip():
+            return {}
+        return {"metric": self.cleanup_metric.data.strip(), "mode": self.cleanup_mode.data,
+                "keep_best": self.cleanup_keep_best.data or 0, "keep_latest": self.cleanup_keep_latest.data or 0,
+                "action": self.cleanup_action.data}
 
     def _slurm(self) -> dict:
         values = {key: self[f"slurm_{key}"].data for key in SLURM_WORDS + tuple(SLURM_NUMBERS)}
@@ -88,6 +113,9 @@ class ProjectForm(FlaskForm):
         slurm = project.slurm or {}
         for key in SLURM_WORDS + tuple(SLURM_NUMBERS):
             self[f"slurm_{key}"].data = slurm.get(key)
+        self.idle_gpu_percent.data, self.idle_gpu_minutes.data = project.idle_gpu_percent, project.idle_gpu_minutes
+        for key, value in (project.cleanup or {}).items():
+            self[f"cleanup_{key}"].data = value
         self.slurm_container_mounts.data = ", ".join(slurm.get("container_mounts") or [])
         self.slurm_extra.data = "\n".join(slurm.get("extra") or [])
         self.env.data = "\n".join(f"{k}={v}" for k, v in (project.env or {}).items())

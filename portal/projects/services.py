@@ -23,7 +23,15 @@ MAX_BYTES = {"description": 10_000, "owner": 64, "dataset_name": 500, "training_
 MAX_ENV = 100
 MAX_ENV_VALUE_BYTES = 10_000
 EDITABLE = ("description", "owner", "tags", "dataset_name", "training_yaml_name", "executor", "container",
-            "workdir", "start_command", "gpus_per_run", "env", "stop_signal", "grace_seconds", "slurm")
+            "workdir", "start_command", "gpus_per_run", "env", "stop_signal", "grace_seconds", "slurm",
+            "idle_gpu_percent", "idle_gpu_minutes", "cleanup")
+IDLE_MINUTES = (0, 7 * 24 * 60)  # the idle-GPU guard's window: off, up to a week
+# a checkpoint clean-up policy (portal/runs/cleanup.py applies it): what it keeps, what it does to the rest
+CLEANUP_ACTIONS = ("optimizer", "delete")  # drop only the optimizer state (resumable no more), or the whole folder
+CLEANUP_MODES = ("min", "max")  # which way the chosen metric is better
+CLEANUP_KEEP = (0, 1000)
+CLEANUP_DEFAULTS = {"metric": "eval_loss", "mode": "min", "keep_best": 1, "keep_latest": 1, "action": "optimizer"}
+METRIC_KEY = re.compile(r"^[\w./-]{1,100}$")
 # the Slurm executor's settings of a project: one word each (written into `#SBATCH` lines), or a number
 SLURM_WORDS = ("partition", "account", "qos", "time_limit", "memory", "container_image")
 SLURM_NUMBERS = {"nodes": (1, 1024), "gpus_per_node": (0, MAX_GPUS), "cpus_per_task": (1, 1024)}
@@ -76,6 +84,13 @@ def check_fields(fields: dict) -> dict:
         out["env"] = {str(k): _text(f"env {k}", str(v), MAX_ENV_VALUE_BYTES) for k, v in env.items()}
     if "slurm" in out:
         out["slurm"] = check_slurm(out["slurm"] or {})
+    if "idle_gpu_percent" in out and not 0 <= int(out["idle_gpu_percent"] or 0) <= 100:
+        raise Invalid(_l("idle_gpu_percent must be between 0 and 100"))
+    if "idle_gpu_minutes" in out and not IDLE_MINUTES[0] <= int(out["idle_gpu_minutes"] or 0) <= IDLE_MINUTES[1]:
+        raise Invalid(_l("idle_gpu_minutes must be between %(low)s and %(high)s", low=IDLE_MINUTES[0],
+                         high=IDLE_MINUTES[1]))
+    if "cleanup" in out:
+        out["cleanup"] = check_cleanup(out["cleanup"] or {})
     if "stop_signal" in out and out["stop_signal"] not in STOP_SIGNALS:
         raise Invalid(_l("stop_signal must be one of %(names)s", names=", ".join(STOP_SIGNALS)))
     if "grace_seconds" in out and not 0 <= int(out["grace_seconds"]) <= 3600:
@@ -117,6 +132,31 @@ def check_slurm(slurm: dict) -> dict:
         if option.partition("=")[0] not in SBATCH_EXTRA:
             raise Invalid(_l("slurm.extra: %(option)s is not allowed; allowed: %(allowed)s", option=repr(option),
                              allowed=", ".join(SBATCH_EXTRA)))
+    return out
+
+
+def check_cleanup(policy: dict) -> dict:
+    """A clean-up policy with every key set ({} when none is wanted)."""
+    if not isinstance(policy, dict):
+        raise Invalid(_l("cleanup: must be an object"))
+    if not policy:
+        return {}
+    unknown = sorted(set(policy) - set(CLEANUP_DEFAULTS))
+    if unknown:
+        raise Invalid(_l("cleanup: unknown setting %(name)s; known: %(known)s", name=repr(unknown[0]),
+                         known=", ".join(CLEANUP_DEFAULTS)))
+    out = {**CLEANUP_DEFAULTS, **{k: v for k, v in policy.items() if v is not None}}
+    if not isinstance(out["metric"], str) or not METRIC_KEY.match(out["metric"]):
+        raise Invalid(_l("cleanup.metric: a metric key of letters, digits and . _ / -, at most 100"))
+    if out["mode"] not in CLEANUP_MODES:
+        raise Invalid(_l("cleanup.mode must be one of %(names)s", names=", ".join(CLEANUP_MODES)))
+    if out["action"] not in CLEANUP_ACTIONS:
+        raise Invalid(_l("cleanup.action must be one of %(names)s", names=", ".join(CLEANUP_ACTIONS)))
+    for key in ("keep_best", "keep_latest"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not CLEANUP_KEEP[0] <= value <= CLEANUP_KEEP[1]:
+            raise Invalid(_l("cleanup.%(key)s: a whole number between %(low)s and %(high)s", key=key,
+                             low=CLEANUP_KEEP[0], high=CLEANUP_KEEP[1]))
     return out
 
 

@@ -12,16 +12,17 @@ from sqlalchemy import select, update
 from portal.auth.models import User
 from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
-from portal.i18n import _l
+from portal.i18n import N_, _l
 from portal.projects import services as projects
 from portal.projects.models import Project
-from portal.runs import command
+from portal.runs import command, snapshot
 from portal.runs.models import Artifact, Run, RunLog
 from portal.runs.transitions import log_event, transition
 from portal import storage
 from portal.storage import resolve_under
 from portal.supervisor import executors, placement
 from portal.supervisor.executors.base import LaunchError
+from portal.supervisor.transition import reason
 from portal.timeutil import as_utc, utcnow
 
 
@@ -32,9 +33,10 @@ def _settings():
     return current_app.config["PORTAL"]
 
 
-def _missing_resources(project) -> list[str]:
+def _missing_resources(files: dict[str, str]) -> list[str]:
     missing = []
-    for entry in projects.resources(project):
+    checked = projects.preview({"dataset_name": files["dataset"], "training_yaml_name": files["config"]})
+    for entry in projects.resources(checked):
         if entry["error"] and entry["error"] != "not set":
             raise Invalid(entry["error"])
         if not entry["exists"]:
@@ -42,17 +44,34 @@ def _missing_resources(project) -> list[str]:
     return missing
 
 
-def create_run(project_name: str, created_by: int | None = None, gpus: int | None = None) -> Run:
-    """Queue a run; the dataset and config must exist under the training dir first."""
-    project = projects.get_project(project_name)
-    if project.status != "active":
-        raise Conflict(_l("project %(name)s is archived", name=repr(project.name)))
+def missing_to_start(project: Project, files: dict[str, str] | None = None) -> list[str]:
+    """Every thing a run of `project` would not find (dataset, config, workdir, program), checked
+    as the executor will run it; said by the 400 of a start and on the project page before one."""
+    files = files or {"config": project.training_yaml_name, "dataset": project.dataset_name}
     run_settings = projects.effective(project)
     executor = executors.get(run_settings["executor"])
     container = run_settings["container"] if executor.uses_container else None
     where = executor.plan("check", project.name, 0, run_settings["workdir"], container).workdir
-    program = command.render(run_settings["start_command"], _placeholders(project, None))[0]
-    missing = _missing_resources(project) + executor.missing(where, program, container)
+    program = command.render(run_settings["start_command"], _placeholders(files, None))[0]
+    return _missing_resources(files) + executor.missing(where, program, container)
+
+
+def create_run(project_name: str, created_by: int | None = None, gpus: int | None = None,
+               same_as: dict | None = None) -> Run:
+    """Queue a run; the dataset and config must exist under the training dir first.
+
+    `same_as` (a snapshot) runs its recorded config text and dataset instead of the project's.
+    """
+    project = projects.get_project(project_name)
+    if project.status != "active":
+        raise Conflict(_l("project %(name)s is archived", name=repr(project.name)))
+    run_settings = projects.effective(project)
+    files = {"config": project.training_yaml_name, "dataset": project.dataset_name}
+    if same_as:
+        files = {"config": snapshot.write_config(same_as["config"]["text"]), "dataset": same_as["dataset"]["path"]}
+    executor = executors.get(run_settings["executor"])
+    container = run_settings["container"] if executor.uses_container else None
+    missing = missing_to_start(project, files)
     if missing:  # every missing thing at once, as the original names its missing resources
         raise Invalid(_l("missing under the training directory %(dir)s: %(missing)s",
                          dir=str(_settings().training_dir), missing=", ".join(missing)))
@@ -73,8 +92,9 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     run.folder = f"{run.id}-{secrets.token_hex(4)}"
     plan = executor.plan(run.folder, project.name, number, run_settings["workdir"], container)
     run.workdir, run.output_dir, run.container = plan.workdir, plan.output_dir, plan.container
-    run.argv = command.render(run_settings["start_command"], _placeholders(project, run))
-    log_event(run, f"queued by {_who(created_by)}")
+    run.argv = command.render(run_settings["start_command"], _placeholders(files, run))
+    run.snapshot = snapshot.build(run, files, run.env, same_as["config"] if same_as else None)
+    log_event(run, N_("queued by %(who)s", who=_who(created_by)))
     db.session.commit()
     return run
 
@@ -84,13 +104,13 @@ def _who(user_id: int | None) -> str:
     return user.username if user else "the portal"
 
 
-def _placeholders(project, run: Run | None) -> dict[str, str]:
+def _placeholders(files: dict[str, str], run: Run | None) -> dict[str, str]:
     """The start command's values (`run` None: before it exists, to check the program)."""
     training = _settings().training_dir
     return {
-        "config": project.training_yaml_name, "dataset": project.dataset_name,
-        "config_path": str(resolve_under(training, project.training_yaml_name, "training_yaml_name")),
-        "dataset_path": str(resolve_under(training, project.dataset_name, "dataset_name")),
+        "config": files["config"], "dataset": files["dataset"],
+        "config_path": str(resolve_under(training, files["config"], "training_yaml_name")),
+        "dataset_path": str(resolve_under(training, files["dataset"], "dataset_name")),
         "output_dir": run.output_dir if run else "", "run_id": str(run.id) if run else "",
     }
 
@@ -116,20 +136,22 @@ def list_runs(project_name: str | None = None, status: str | None = None, before
     return list(db.session.scalars(stmt))
 
 
-def request_stop(run_id: int, by: int | None = None) -> Run:
+def request_stop(run_id: int, by: int | None = None, because: dict | None = None) -> Run:
     """A queued run is cancelled at once; a started one is signalled by the supervisor.
 
     Each step is a conditional transition, so a stop that meets the supervisor launching the
     run becomes a stop of the launched run, never a cancelled row with a live process.
+    `because` (an `N_()` message) is the stop event of a started run the portal itself stops.
     """
     run = get_run(run_id)
     who, now = _who(by), utcnow()
-    if transition(run, "cancelled", ("queued",), f"cancelled while queued by {who}",
-                  stop_requested_at=now, status_reason=""):
+    if transition(run, "cancelled", ("queued",), N_("cancelled while queued by %(who)s", who=who),
+                  stop_requested_at=now, **reason("")):
         db.session.commit()
         return run
     if transition(run, "stopping", ("starting", "running"),
-                  f"stop requested by {who}; {run.stop_signal}, then SIGKILL after {run.grace_seconds}s",
+                  because or N_("stop requested by %(who)s; %(signal)s, then SIGKILL after %(seconds)ss", who=who,
+                                signal=run.stop_signal, seconds=run.grace_seconds),
                   stop_requested_at=now):
         db.session.commit()
         return run
@@ -138,10 +160,21 @@ def request_stop(run_id: int, by: int | None = None) -> Run:
     raise Conflict(_l("run %(id)s has already ended (%(status)s)", id=run.id, status=run.status))
 
 
-def rerun(run_id: int, created_by: int | None = None) -> Run:
-    """A new run of the same project with its current settings and the same GPU count."""
+RERUN_MODES = ("current", "snapshot")
+
+
+def rerun(run_id: int, created_by: int | None = None, mode: str = "current") -> Run:
+    """A new run of the same project with the same GPU count: with the project's current settings,
+    or (`snapshot`) with the config text and dataset the old run recorded."""
     old = get_run(run_id)
-    return create_run(old.project.name, created_by=created_by, gpus=old.gpu_count)
+    if mode not in RERUN_MODES:
+        raise Invalid(_l("mode must be one of %(modes)s", modes=", ".join(RERUN_MODES)))
+    same_as = None
+    if mode == "snapshot":
+        same_as = old.snapshot or {}
+        if (same_as.get("config") or {}).get("text") is None or not same_as.get("dataset"):
+            raise Conflict(_l("run %(id)s recorded no config text to run again", id=old.id))
+    return create_run(old.project.name, created_by=created_by, gpus=old.gpu_count, same_as=same_as)
 
 
 def gpu_holders() -> dict[str, Run]:

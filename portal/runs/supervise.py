@@ -17,12 +17,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.runs import artifacts, metrics
+from portal.i18n import N_
+from portal.runs import artifacts, metrics, snapshot
+from portal.runs.gpu_usage import Sampler as GpuSampler
 from portal.runs.models import STARTED, Run
 from portal.runs.transitions import log_event, transition
 from portal.supervisor import executors, handler, lease, placement
 from portal.supervisor import gpus as gpu_probe
 from portal.supervisor.executors.base import Executor, LaunchSpec, PollResult
+from portal.supervisor.transition import reason
 from portal.supervisor.logparse import Metrics, OutputParser, Progress, TrainerLogParser
 from portal.timeutil import as_utc, utcnow
 
@@ -105,31 +108,54 @@ def launch(run_id: int) -> None:
     spec = LaunchSpec(run_id=run.id, folder=run.folder, argv=list(run.argv), workdir=run.workdir,
                       env=run_env(run, executor), output_dir=run.output_dir, container=run.container,
                       gpu_count=run.gpu_count)
+    snapshot.complete(run, spec.env)  # committed with the launch's transition below
     try:
         handle = executor.launch(spec)
     except Exception as error:  # whatever the reason, the run says it and the tick goes on
-        transition(run, "failed", STARTED, f"failed to start: {error}", "error", progress=0.0)
+        transition(run, "failed", STARTED, N_("failed to start: %(error)s", error=str(error)), "error", progress=0.0)
         db.session.commit()
         return
-    where = f" in container {run.container}" if run.container else ""
-    on = f" on GPUs {', '.join(run.gpus)}" if run.gpus else ""
-    started = {"handle": handle, "started_at": utcnow(), "status_reason": "", "progress": max(run.progress, 0.05)}
+    started = {"handle": handle, "started_at": utcnow(), **reason(""), "progress": max(run.progress, 0.05)}
     try:
-        to, verb = ("starting", "submitted") if executor.queues else ("running", "started")
-        if transition(run, to, ("starting",), f"{verb}{where}{on} ({executor.describe(handle)})", **started):
+        to = "starting" if executor.queues else "running"
+        if transition(run, to, ("starting",), _launched(run, executor, handle), **started):
             pass
         elif run.status == "stopping":  # a stop came while it launched: it is signalled next tick
             for key, value in started.items():
                 setattr(run, key, value)
-            log_event(run, f"{verb}{where}{on} ({executor.describe(handle)}) while a stop was requested")
+            log_event(run, _launched(run, executor, handle, stopping=True))
         else:  # the run ended meanwhile (its launch outlived LAUNCH_SECONDS): nobody would follow it
             executor.signal(handle, "SIGKILL")
-            log_event(run, f"killed what the late launch started ({executor.describe(handle)})", "warning")
+            log_event(run, N_("killed what the late launch started (%(handle)s)", handle=executor.describe(handle)),
+                      "warning")
         db.session.commit()
     except lease.LeaseLost:
         db.session.rollback()
         executor.signal(handle, "SIGKILL")
         log.warning("killed the run %s just launched: this supervisor lost the lease meanwhile", run_id)
+
+
+def _launched(run: Run, executor: Executor, handle: dict, stopping: bool = False) -> dict:
+    """The launch event: what was started (or submitted to a scheduler), where, on which GPUs."""
+    what = {"handle": executor.describe(handle), "container": run.container, "gpus": ", ".join(run.gpus)}
+    if stopping:
+        return N_("started (%(handle)s) while a stop was requested", **what)
+    if executor.queues:
+        return N_("submitted (%(handle)s)", **what)
+    if run.container and run.gpus:
+        return N_("started in container %(container)s on GPUs %(gpus)s (%(handle)s)", **what)
+    if run.container:
+        return N_("started in container %(container)s (%(handle)s)", **what)
+    if run.gpus:
+        return N_("started on GPUs %(gpus)s (%(handle)s)", **what)
+    return N_("started (%(handle)s)", **what)
+
+
+def _set_reason(run: Run, message) -> None:
+    """Say why a run waits (or where it runs), written only when it changed."""
+    fields = reason(message)
+    if (run.status_reason, run.status_reason_i18n) != (fields["status_reason"], fields["status_reason_i18n"]):
+        run.status_reason, run.status_reason_i18n = fields["status_reason"], fields["status_reason_i18n"]
 
 
 def send_signal(run_id: int, executor_name: str, handle: dict, signame: str) -> None:
@@ -138,7 +164,7 @@ def send_signal(run_id: int, executor_name: str, handle: dict, signame: str) -> 
         executors.get(executor_name).signal(handle, signame)
     except Exception as error:
         run = db.session.get(Run, run_id)
-        log_event(run, f"could not send {signame}: {error}", "error")
+        log_event(run, N_("could not send %(signal)s: %(error)s", signal=signame, error=str(error)), "error")
         db.session.commit()
 
 
@@ -193,16 +219,19 @@ def _end(run: Run, poll: PollResult) -> None:
     stopped = run.stop_requested_at is not None
     never_stepped = {} if run.step else {"progress": 0.0}  # a run that failed before any step had none
     if poll.state == "exited" and stopped:
-        transition(run, "cancelled", STARTED, f"stopped; exit code {poll.exit_code}", exit_code=poll.exit_code)
+        transition(run, "cancelled", STARTED, N_("stopped; exit code %(code)s", code=poll.exit_code),
+                   exit_code=poll.exit_code)
     elif poll.state == "exited" and poll.exit_code == 0:
-        transition(run, "succeeded", STARTED, "finished with exit code 0", exit_code=0, progress=1.0)
+        transition(run, "succeeded", STARTED, N_("finished with exit code 0"), exit_code=0, progress=1.0)
     elif poll.state == "exited":
-        transition(run, "failed", STARTED, f"failed with exit code {poll.exit_code}", "error",
+        why = N_("failed with exit code %(code)s: %(detail)s", code=poll.exit_code, detail=poll.detail) \
+            if poll.detail else N_("failed with exit code %(code)s", code=poll.exit_code)  # e.g. Slurm's TIMEOUT
+        transition(run, "failed", STARTED, why, "error",
                    exit_code=poll.exit_code, **never_stepped)
     elif stopped and run.kill_sent_at is not None:
-        transition(run, "cancelled", STARTED, "killed with SIGKILL", exit_code=-9)
+        transition(run, "cancelled", STARTED, N_("killed with SIGKILL"), exit_code=-9)
     else:
-        transition(run, "lost", STARTED, f"lost: {poll.detail}", "error", **never_stepped)
+        transition(run, "lost", STARTED, N_("lost: %(detail)s", detail=poll.detail), "error", **never_stepped)
 
 
 def _hold_scheduled(run: Run, gpus: dict[str, list[str]]) -> None:
@@ -222,11 +251,13 @@ class RunsHandler:
         self.followed: dict[int, Followed] = {}
         self.observing: dict[str, object] = {}  # executor name -> Future of observe()
         self.launching: dict[int, float] = {}  # run id -> when its launch went to the pool
+        self.gpu_sampler = GpuSampler()
 
     def tick(self, supervisor) -> None:
         started = db.session.scalars(select(Run).where(Run.status.in_(STARTED)).order_by(Run.id)).all()
         self._ask(supervisor, started)
         self._collect(supervisor)
+        self.gpu_sampler.tick(supervisor)
         self._stop(supervisor)
         self._start_queued(supervisor)
 
@@ -238,11 +269,12 @@ class RunsHandler:
                 # the portal died between `starting` and the launch; the row is checked again in the
                 # UPDATE, as our own launch may have recorded its handle since we read it
                 if not supervisor.in_pool(("launch", run.id)):
-                    transition(run, "lost", STARTED, "the portal stopped while launching this run; it is not "
-                                                     "launched again", "error", when=Run.handle.is_(None))
+                    transition(run, "lost", STARTED, N_("the portal stopped while launching this run; it is not "
+                                                        "launched again"), "error", when=Run.handle.is_(None))
                     db.session.commit()
                 elif now - self.launching.get(run.id, now) > LAUNCH_SECONDS:
-                    transition(run, "failed", STARTED, f"the launch did not finish within {LAUNCH_SECONDS:.0f}s",
+                    transition(run, "failed", STARTED, N_("the launch did not finish within %(seconds)ss",
+                                                          seconds=round(LAUNCH_SECONDS)),
                                "error", when=Run.handle.is_(None), progress=0.0)
                     db.session.commit()
                 continue
@@ -293,10 +325,10 @@ class RunsHandler:
         _ingest(run, executor, followed, seen, final=ended)
         if seen.files is not None:
             artifacts.record(run, seen.files)
-        if seen.poll.state in ("pending", "running") and run.status_reason != seen.poll.detail:
-            run.status_reason = seen.poll.detail  # a scheduler's pending reason, then its job and nodes
+        if seen.poll.state in ("pending", "running"):
+            _set_reason(run, seen.poll.detail)  # a scheduler's pending reason, then its job and nodes
         if seen.poll.state == "running" and run.status == "starting":  # a scheduler's job left its queue
-            transition(run, "running", ("starting",), "running", started_at=utcnow())
+            transition(run, "running", ("starting",), N_("running"), started_at=utcnow())
         elif ended:
             _end(run, seen.poll)
             self.followed.pop(run.id, None)
@@ -307,10 +339,11 @@ class RunsHandler:
         for run in db.session.scalars(select(Run).where(Run.status == "stopping", Run.handle.is_not(None))).all():
             if run.stop_sent_at is None:
                 signame, run.stop_sent_at = run.stop_signal, now
-                log_event(run, f"sent {run.stop_signal} to the run's process group")
+                log_event(run, N_("sent %(signal)s to the run's process group", signal=run.stop_signal))
             elif run.kill_sent_at is None and (now - as_utc(run.stop_sent_at)).total_seconds() >= run.grace_seconds:
                 signame, run.kill_sent_at = "SIGKILL", now
-                log_event(run, f"still running {run.grace_seconds}s after {run.stop_signal}: sent SIGKILL", "warning")
+                log_event(run, N_("still running %(seconds)ss after %(signal)s: sent SIGKILL", seconds=run.grace_seconds,
+                                  signal=run.stop_signal), "warning")
             else:
                 continue
             db.session.commit()  # fenced: a supervisor that lost the lease sends nothing
@@ -324,16 +357,16 @@ class RunsHandler:
             executor = executors.get(run.executor)
             placed = executor.places_gpus and run.gpu_count > 0
             if placed and executor.on_portal_host and run.gpu_count > len(inventory):
-                transition(run, "failed", ("queued",), f"asks for {run.gpu_count} GPUs; this host has "
-                                                       f"{len(inventory)}", "error")
+                transition(run, "failed", ("queued",), N_("asks for %(asked)s GPUs; this host has %(has)s",
+                                                          asked=run.gpu_count, has=len(inventory)), "error")
             elif placed and blocked_by is not None:
-                run.status_reason = f"waiting behind run {blocked_by}"
+                _set_reason(run, N_("waiting behind run %(run)s", run=blocked_by))
             elif (gpus := placement.allocate("run", run.id, run.gpu_count, inventory) if placed else []) is None:
                 free = len(set(inventory) - set(placement.held()))
-                run.status_reason = f"waiting for {run.gpu_count} GPUs; {free} free"
+                _set_reason(run, N_("waiting for %(asked)s GPUs; %(free)s free", asked=run.gpu_count, free=free))
                 blocked_by = run.id
-            elif transition(run, "starting", ("queued",), "launching" + (f" on GPUs {', '.join(gpus)}" if gpus else ""),
-                            gpus=gpus, status_reason=""):
+            elif transition(run, "starting", ("queued",), N_("launching on GPUs %(gpus)s", gpus=", ".join(gpus)) if gpus
+                            else N_("launching"), gpus=gpus, **reason("")):
                 db.session.commit()  # recorded before the launch, so a crash never launches it twice
                 supervisor.submit(("launch", run.id), launch, run.id)
                 self.launching[run.id] = time.monotonic()

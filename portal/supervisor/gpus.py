@@ -1,12 +1,16 @@
 """The GPU probe: NVML first, then `nvidia-smi` CSV, then none; PORTAL_FAKE_GPUS overrides.
 
-GPUs are keyed by UUID, which survives reboots and re-ordering, unlike indexes.
+GPUs are keyed by UUID, which survives reboots and re-ordering, unlike indexes. Fake GPUs read
+their utilisation, memory and power from PORTAL_FAKE_GPU_READINGS (a JSON file, read at each
+probe), so a test can make them busy or idle while a supervisor samples them.
 """
+import json
 import logging
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import psutil
 
@@ -26,11 +30,37 @@ class Gpu:
     utilization: int | None  # percent, None when the driver does not say
     source: str  # nvml, nvidia-smi or fake
     processes: tuple[str, ...] = field(default=())  # "pid name" of what holds memory on it
+    power: float | None = None  # watts drawn, None when the driver does not say
 
 
-def fake_gpus(count: int, memory: int) -> list[Gpu]:
-    return [Gpu(uuid=f"GPU-fake-{i:04d}", index=i, name="Fake GPU", memory_total=memory,
-                memory_used=0, utilization=0, source="fake") for i in range(count)]
+class FakeGpus(NamedTuple):
+    """PORTAL_FAKE_GPUS (and where their readings come from)."""
+    count: int
+    memory: int  # bytes each
+    readings: str | None = None  # JSON file: {"<index>": {"utilization": %, "memory_used": bytes, "power": W}}
+
+
+def _fake_readings(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as error:  # a half-written file: readings of zero this once
+        log.warning("fake GPU readings %s unreadable: %s", path, error)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def fake_gpus(count: int, memory: int, readings: str | None = None) -> list[Gpu]:
+    values = _fake_readings(readings)
+    gpus = []
+    for i in range(count):
+        set_ = values.get(str(i)) or {}
+        gpus.append(Gpu(uuid=f"GPU-fake-{i:04d}", index=i, name="Fake GPU", memory_total=memory,
+                        memory_used=int(set_.get("memory_used", 0)), utilization=int(set_.get("utilization", 0)),
+                        source="fake", power=float(set_["power"]) if "power" in set_ else None))
+    return gpus
 
 
 def _process_label(pid: int) -> str:
@@ -59,13 +89,17 @@ def _from_nvml() -> list[Gpu] | None:
                 procs = pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
             except pynvml.NVMLError:
                 procs = []
+            try:
+                power = pynvml.nvmlDeviceGetPowerUsage(handle) / 1000  # milliwatts
+            except pynvml.NVMLError:
+                power = None
             name = pynvml.nvmlDeviceGetName(handle)
             uuid = pynvml.nvmlDeviceGetUUID(handle)
             gpus.append(Gpu(uuid=uuid if isinstance(uuid, str) else uuid.decode(), index=index,
                             name=name if isinstance(name, str) else name.decode(),
                             memory_total=int(memory.total), memory_used=int(memory.used),
                             utilization=utilization, source="nvml",
-                            processes=tuple(_process_label(p.pid) for p in procs)))
+                            processes=tuple(_process_label(p.pid) for p in procs), power=power))
         return gpus
     except Exception:
         log.exception("NVML probe failed")
@@ -77,23 +111,28 @@ def _from_nvml() -> list[Gpu] | None:
             pass
 
 
+def _number(text: str) -> float | None:
+    return float(text) if text.replace(".", "", 1).isdigit() else None  # "[N/A]", "[Not Supported]"
+
+
 def parse_nvidia_smi(csv_text: str) -> list[Gpu]:
-    """Parse `--query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu` CSV (MiB)."""
+    """Parse `--query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu[,power.draw]` CSV (MiB)."""
     gpus = []
     for line in csv_text.strip().splitlines():
         parts = [part.strip() for part in line.split(",")]
-        if len(parts) != 6:
+        if len(parts) not in (6, 7):
             continue
-        index, uuid, name, total, used, util = parts
+        index, uuid, name, total, used, util = parts[:6]
+        utilization = _number(util)
         gpus.append(Gpu(uuid=uuid, index=int(index), name=name, memory_total=int(float(total)) * 1024**2,
                         memory_used=int(float(used)) * 1024**2,
-                        utilization=int(float(util)) if util.replace(".", "").isdigit() else None,
-                        source="nvidia-smi"))
+                        utilization=None if utilization is None else int(utilization),
+                        source="nvidia-smi", power=_number(parts[6]) if len(parts) == 7 else None))
     return gpus
 
 
 def _from_nvidia_smi() -> list[Gpu] | None:
-    argv = ["nvidia-smi", "--query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu",
+    argv = ["nvidia-smi", "--query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu,power.draw",
             "--format=csv,noheader,nounits"]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True).stdout
@@ -102,7 +141,7 @@ def _from_nvidia_smi() -> list[Gpu] | None:
     return parse_nvidia_smi(out)
 
 
-def probe(fake: tuple[int, int] | None = None) -> list[Gpu]:
+def probe(fake: FakeGpus | tuple[int, int] | None = None) -> list[Gpu]:
     """The host's GPUs (cached for a moment: pages poll this)."""
     with _lock:
         now = time.monotonic()
