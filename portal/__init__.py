@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     import portal.deployments.supervise  # noqa: F401 - spawns, health-checks, restarts and stops vLLM servers
     import portal.datasets.supervise  # noqa: F401 - validation of large files, the orphan-upload sweep
     import portal.deid.supervise  # noqa: F401 - de-identification jobs on dataset files
+    import portal.notify.supervise  # noqa: F401 - last: delivers the events the handlers before it wrote this tick
     return app
 
 

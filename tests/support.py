@@ -73,3 +73,99 @@ def supervisor_process(app, log_path=None, **settings: str):
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "supervisor"], cwd=ROOT, env=env,
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+class Receiver:
+    """A local HTTP server standing in for a webhook, DingTalk, Feishu or WeCom robot.
+
+    It records every request (`requests`: path, query, headers, JSON body, arrival time), answers
+    from `replies` in turn (then with the last one), waits `delay` seconds before answering, and
+    holds every answer while `hold` is clear. With `secret` and `kind` it checks the signature
+    with the platform's own formula, written here independently of the portal's code, and
+    records the verdict as `signature_ok`.
+    """
+
+    def __init__(self, kind: str = "webhook", secret: str = "", replies=None, delay: float = 0.0, port: int = 0):
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        self.kind, self.secret, self.delay = kind, secret, delay
+        self.replies = list(replies or [(200, {"errcode": 0, "code": 0})])
+        self.requests: list[dict] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?access_token=abcdef123"
+
+    def close(self) -> None:
+        self.hold.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def check(self, query: dict, headers: dict, raw: bytes, body) -> bool | None:
+        import base64
+        import hashlib
+        import hmac
+
+        if not self.secret:
+            return None
+        if self.kind == "dingtalk":
+            timestamp = query.get("timestamp", "")
+            digest = hmac.new(self.secret.encode(), f"{timestamp}\n{self.secret}".encode(), hashlib.sha256).digest()
+            return bool(timestamp) and hmac.compare_digest(query.get("sign", ""), base64.b64encode(digest).decode())
+        if self.kind == "feishu":
+            timestamp = str(body.get("timestamp", ""))
+            digest = hmac.new(f"{timestamp}\n{self.secret}".encode(), b"", hashlib.sha256).digest()
+            return bool(timestamp) and hmac.compare_digest(body.get("sign", ""), base64.b64encode(digest).decode())
+        if self.kind == "webhook":
+            timestamp = headers.get("X-Portal-Timestamp", "")
+            expected = hmac.new(self.secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+            return hmac.compare_digest(headers.get("X-Portal-Signature", ""), f"sha256={expected}")
+        return None
+
+    def _handler(self):
+        import json
+        import time as clock
+        from http.server import BaseHTTPRequestHandler
+        from urllib.parse import parse_qsl, urlsplit
+
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                arrived = clock.time()
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = urlsplit(self.path)
+                query = dict(parse_qsl(parts.query))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                headers = dict(self.headers.items())
+                with receiver._lock:
+                    receiver.requests.append({"path": parts.path, "query": query, "headers": headers, "raw": raw,
+                                              "body": body, "at": arrived,
+                                              "signature_ok": receiver.check(query, headers, raw, body or {})})
+                    index = len(receiver.requests) - 1
+                    status, answer = receiver.replies[min(index, len(receiver.replies) - 1)]
+                receiver.hold.wait(120)
+                if receiver.delay:
+                    clock.sleep(receiver.delay)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
