@@ -41,7 +41,8 @@ STATUS_LABELS = {
     "stopping": lazy_pgettext("status", "stopping"),
     "succeeded": lazy_pgettext("status", "succeeded"),
     "failed": lazy_pgettext("status", "failed"),
-    "cancelled": lazy_pgettext("status", "cancelled"),
+    # a run's stop ends in `cancelled` (the API's word); the page says what the user did: Stop
+    "cancelled": lazy_pgettext("status", "stopped"),
     "stopped": lazy_pgettext("status", "stopped"),
     "lost": lazy_pgettext("status", "lost"),
     "unhealthy": lazy_pgettext("status", "unhealthy"),
@@ -128,13 +129,21 @@ def current_locale() -> str:
 
 
 def when(value: datetime | None) -> Markup:
-    """A `<time>` in the reader's zone and words: "Dec 1, 2026 22:05" / "2026年12月1日 22:05"."""
+    """A `<time>` in the reader's zone and words: "Dec 1, 2026 22:05" / "2026年12月1日 22:05",
+    with the UTC time as its tooltip (the zone is the user's preference, else PORTAL_TIMEZONE)."""
     if value is None:
         return Markup("{}").format(gettext("never"))
-    local = to_user_timezone(as_utc(value))
+    utc = as_utc(value)
+    local = to_user_timezone(utc)
     locale = get_locale()
     text = f"{format_skeleton('yMMMd', local, locale=locale)} {format_skeleton('Hm', local, locale=locale)}"
-    return Markup('<time datetime="{}">{}</time>').format(as_utc(value).isoformat(), text)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        utc.isoformat(), gettext("%(time)s UTC", time=utc.strftime("%Y-%m-%d %H:%M:%S")), text)
+
+
+def run_name(run) -> str:
+    """What a run is called on every page and message: `<project> #<number>` (its id is for URLs only)."""
+    return f"{run.project.name} #{run.number}"
 
 
 def duration(seconds) -> str:
@@ -180,9 +189,20 @@ def N_(msgid: str, **params) -> dict:
 
 
 def translated(value) -> str:
-    """A stored message in the reader's language; a plain string (an older row) as it is."""
+    """A stored message in the reader's language; a plain string (an older row) as it is.
+
+    A parameter may itself be a stored message (e.g. why a run was lost, inside "lost: …").
+    """
     if isinstance(value, dict) and "msgid" in value:
-        return gettext(value["msgid"], **(value.get("params") or {}))
+        return gettext(value["msgid"], **{k: translated(v) for k, v in (value.get("params") or {}).items()})
+    return "" if value is None else str(value)
+
+
+def english(value) -> str:
+    """A stored message as the API and the logs read it: its English text with its parameters."""
+    if isinstance(value, dict) and "msgid" in value:
+        params = {k: english(v) for k, v in (value.get("params") or {}).items()}
+        return value["msgid"] % params if params else value["msgid"]  # as gettext formats it
     return "" if value is None else str(value)
 
 
@@ -229,6 +249,7 @@ def init_app(app: Flask) -> None:
     # {% trans %} blocks collapse their whitespace, as babel.cfg's extraction does: the ids must match
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters.update(status_label=status_label, role_label=role_label, artifact_label=artifact_label,
+                                 run_name=run_name,
                                  number=format_decimal, percent=format_percent, duration=duration,
                                  translated=translated, json_text=json_text)
     app.jinja_env.globals.update(format_when=when, languages=LANGUAGE_NAMES, upload_messages=upload_messages)
@@ -247,4 +268,4 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["_l", "N_", "gettext", "init_app", "when", "duration", "status_label", "role_label", "negotiate",
-           "translated", "speaking_to"]
+           "translated", "speaking_to", "run_name"]

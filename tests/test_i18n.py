@@ -171,11 +171,11 @@ def test_a_language_chosen_on_the_sign_in_page_becomes_the_users(app, client, us
 def test_stored_messages_are_translated_when_read(app):
     from portal.i18n import N_, translated
 
-    stored = N_("Run #%(number)s queued.", number=3)  # what a row keeps
+    stored = N_("Stopping %(run)s.", run="demo #3")  # what a row keeps
     with app.test_request_context("/", headers=ZH):
-        assert translated(stored) == "训练任务 #3 已加入队列。" and translated("started (pid 7)") == "started (pid 7)"
+        assert translated(stored) == "正在停止 demo #3。" and translated("started (pid 7)") == "started (pid 7)"
     with app.test_request_context("/"):
-        assert translated(stored) == "Run #3 queued."
+        assert translated(stored) == "Stopping demo #3."
 
 
 def test_notifications_speak_the_recipients_language(app, users):
@@ -185,9 +185,9 @@ def test_notifications_speak_the_recipients_language(app, users):
     with app.app_context():
         services.update(users["operator"], locale="zh_CN")
         with speaking_to(users["operator"]):
-            assert gettext("Run #%(number)s queued.", number=4) == "训练任务 #4 已加入队列。"
+            assert gettext("%(run)s queued.", run="demo #4") == "demo #4 已加入队列。"
         with speaking_to(users["viewer"]):  # chose nothing: the server's default
-            assert gettext("Run #%(number)s queued.", number=4) == "Run #4 queued."
+            assert gettext("%(run)s queued.", run="demo #4") == "demo #4 queued."
 
 
 def test_error_pages_speak_the_readers_language(auth, client, users):

@@ -16,7 +16,7 @@ from portal.deployments.models import LIVE, Deployment, DeploymentEvent
 from portal.deployments.transitions import log_event, transition
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
-from portal.i18n import _l, gettext
+from portal.i18n import N_, _l, gettext, run_name
 from portal.supervisor import executors, gpus as gpu_probe, placement, ports
 from portal.timeutil import utcnow
 
@@ -39,7 +39,7 @@ def _holder_text(kind: str, holder: str) -> str:
     if kind == "run":
         from portal.runs.models import Run
         run = db.session.get(Run, int(holder))
-        return f"run {run.project.name} #{run.number}" if run else f"run {holder}"
+        return f"run {run_name(run)}" if run else f"run {holder}"
     return f"deployment {holder}"
 
 
@@ -143,7 +143,8 @@ def create(fields: dict, created_by: int | None = None) -> Deployment:
         item.argv = command.argv(settings.vllm_bin, item, settings.deploy_host)
         db.session.add(item)
         db.session.flush()
-        log_event(item, f"created; GPUs {', '.join(map(str, item.gpu_indexes)) or 'none'}, port {port}")
+        log_event(item, N_("created; GPUs %(gpus)s, port %(port)s", gpus=", ".join(map(str, item.gpu_indexes)), port=port)
+                  if item.gpu_indexes else N_("created; no GPUs, port %(port)s", port=port))
         db.session.commit()
         return item
     raise Conflict(_l("the GPUs or ports changed while placing this deployment; try again"))
@@ -168,16 +169,17 @@ def request_stop(deployment_id: str, force: bool = False) -> Deployment:
     """Stop it for sure: SIGTERM to its process group, SIGKILL after the grace with `force`."""
     item = get(deployment_id)
     now = utcnow()
-    if transition(item, "stopped", ("pending",), "stopped before it started", stop_requested_at=now):
+    if transition(item, "stopped", ("pending",), N_("stopped before it started"), stop_requested_at=now):
         db.session.commit()
         return item
     if transition(item, "stopping", ("starting", "running", "unhealthy"),
-                  "stop requested" + (" (force)" if force else ""), stop_requested_at=now, stop_force=force):
+                  N_("stop requested (force)") if force else N_("stop requested"), stop_requested_at=now,
+                  stop_force=force):
         db.session.commit()
         return item
     if item.status == "stopping" and force and not item.stop_force:
         item.stop_force = True
-        log_event(item, "stop: force")
+        log_event(item, N_("stop: force"))
         db.session.commit()
     return item
 
@@ -188,7 +190,7 @@ def restart(deployment_id: str) -> Deployment:
     if item.status not in LIVE or item.status in ("pending", "stopping"):
         raise Conflict(_l("deployment %(id)s is %(status)s; only a started one can be restarted", id=item.id,
                           status=item.status))
-    if transition(item, "stopping", ("starting", "running", "unhealthy"), "restart requested",
+    if transition(item, "stopping", ("starting", "running", "unhealthy"), N_("restart requested"),
                   stop_requested_at=utcnow(), stop_force=False, restart_requested=True):
         db.session.commit()
     return item

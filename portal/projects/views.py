@@ -5,6 +5,7 @@ from flask_login import current_user
 from portal.errors import PortalError
 from portal.extensions import htmx
 from portal.i18n import gettext as _
+from portal.i18n import run_name
 from portal.projects import services
 from portal.projects.forms import ProjectForm
 from portal.rendering import go, render
@@ -62,7 +63,7 @@ def validate():
                  if name != "csrf_token" for msg in msgs]
     try:
         fields = form.fields_for_service()
-        if editing:
+        if editing or "name" in form.errors:  # the form said what is wrong with the name: once is enough
             services.check_fields(fields)
         else:
             services.check_new(form.name.data or "", **fields)
@@ -76,7 +77,14 @@ def validate():
 def show(name: str):
     project = services.get_project(name)
     project_runs = runs.list_runs(name, limit=50)
-    return render("projects/show.html", block="runs" if htmx.target == "project-runs" else None,
+    if htmx.target == "project-runs" and not htmx.history_restore_request:  # the runs table polling itself
+        return render("projects/show.html", block="runs", project=project, runs=project_runs,
+                      live=any(r.active for r in project_runs))
+    try:  # what a start would refuse, said before anyone clicks Run
+        missing = runs.missing_to_start(project)
+    except PortalError as error:
+        missing = [error.message]
+    return render("projects/show.html", missing=missing,
                   project=project, runs=project_runs, effective=services.effective(project),
                   resources=services.resources(project), live=any(r.active for r in project_runs),
                   section="projects")
@@ -102,7 +110,7 @@ def edit(name: str):
 @bp.post("/<name>/runs")
 def start_run(name: str):
     run = runs.create_run(name, created_by=current_user.id)
-    flash(_("Run #%(number)s queued.", number=run.number), "success")
+    flash(_("%(run)s queued.", run=run_name(run)), "success")
     return go(url_for("runs.show", run_id=run.id))
 
 

@@ -4,8 +4,9 @@ from flask_login import current_user
 
 from portal.extensions import htmx
 from portal.i18n import gettext as _
+from portal.i18n import run_name
 from portal.rendering import render
-from portal.runs import services
+from portal.runs import metrics, services, snapshot
 from portal.runs.models import ACTIVE, ENDED
 
 bp = Blueprint("runs", __name__, url_prefix="/ui/runs")
@@ -24,7 +25,8 @@ def index():
 def show(run_id: int):
     run = services.get_run(run_id)
     return render("runs/show.html", run=run, logs=services.list_logs(run_id, limit=500),
-                  artifacts=services.list_artifacts(run_id), section="runs")
+                  artifacts=services.list_artifacts(run_id), snap=run.snapshot or None,
+                  config_link=snapshot.linked_version(run.snapshot), section="runs")
 
 
 @bp.get("/<int:run_id>/status")
@@ -50,14 +52,14 @@ def stop(run_id: int):
     run = services.request_stop(run_id, by=current_user.id)
     if htmx:
         return render("runs/show.html", block="status", run=run)
-    flash(_("Stopping run #%(number)s.", number=run.number), "info")
+    flash(_("Stopping %(run)s.", run=run_name(run)), "info")
     return redirect(url_for("runs.show", run_id=run_id))
 
 
 @bp.post("/<int:run_id>/rerun")
 def rerun(run_id: int):
-    run = services.rerun(run_id, created_by=current_user.id)
-    flash(_("Run #%(number)s queued.", number=run.number), "success")
+    run = services.rerun(run_id, created_by=current_user.id, mode=request.form.get("mode", "current"))
+    flash(_("%(run)s queued.", run=run_name(run)), "success")
     return redirect(url_for("runs.show", run_id=run.id))
 
 
@@ -65,8 +67,9 @@ def rerun(run_id: int):
 def tag_artifact(artifact_id: int):
     artifact = services.set_artifact_tags(artifact_id, request.form.get("tags", "").split(","))
     return render("runs/show.html", block="artifacts", run=services.get_run(artifact.run_id),
-                  artifacts=services.list_artifacts(artifact.run_id))
+                  artifacts=services.list_artifacts(artifact.run_id), saved=artifact)
 
 
 bp.add_app_template_global(services.duration, "elapsed")
+bp.add_app_template_global(metrics.grouped, "metric_groups")
 bp.add_app_template_global(services.command_text, "command_text")

@@ -48,7 +48,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
     page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm of the Stop button
+    # no page.on("dialog"): Playwright dismisses native dialogs, so a confirm() would block Stop
     watch = Watch(page)
 
     # sign in as the administrator the CLI created
@@ -80,7 +80,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     demo_link = rows.get_by_role("link", name="demo", exact=True)
     expect(demo_link).to_be_visible()
     expect(rows.locator("tr")).to_have_count(1)
-    expect(rows).to_contain_text("datasets/demo.jsonl")
+    expect(rows).to_contain_text("demo.jsonl")  # the demo dataset in the library: datasets/demo/<id>_demo.jsonl
     expect(page).to_have_url(re.compile(r"/ui/projects/\?q=dem"))  # hx-push-url
     assert page.evaluate("() => window.__sameDocument === true"), "the search loaded a new page"
     watch.clean("project search")
@@ -94,7 +94,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     expect(checks).to_have_count(2)
     expect(checks.nth(0)).to_have_class(re.compile(r"\bok\b"))
     expect(checks.nth(0)).to_contain_text("✓ dataset")
-    expect(checks.nth(0)).to_contain_text("datasets/demo.jsonl")
+    expect(checks.nth(0)).to_contain_text("demo.jsonl")
     expect(checks.nth(1)).to_have_class(re.compile(r"\bok\b"))
     expect(checks.nth(1)).to_contain_text("✓ training config")
     expect(checks.nth(1)).to_contain_text("configs/demo.yaml")
@@ -110,8 +110,10 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     run_button.click()
     expect(page).to_have_url(RUN_URL)
     first_run = run_id_of(page)
-    expect(page.locator("#flashes")).to_contain_text("Run #1 queued.")
-    expect(page.locator("main h1")).to_contain_text("Run #1")
+    # one name for a run everywhere: <project> #<number> (issue 15.23); the id is in the URL only
+    expect(page.locator("#flashes")).to_contain_text("demo #1 queued.")
+    expect(page.locator("main h1")).to_contain_text("demo #1")
+    expect(page).to_have_title(re.compile(r"^demo #1 · "))
     status = page.locator("#run-status")
     expect(status).to_have_attribute("data-status", re.compile(r"^(queued|starting|running)$"))
     expect(page.locator(".crumbs")).to_contain_text("demo")
@@ -138,6 +140,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     expect(fact(page, "Step")).to_have_text(f"{DEMO_STEPS} / {DEMO_STEPS}")
     expect(fact(page, "Exit code")).to_have_text("0")
     expect(fact(page, "ETA")).to_have_text("—")
+    expect(fact(page, "Ended").locator("time")).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     expect(fact(page, "loss")).to_have_text(re.compile(r"^\d"))
     chart = page.locator("#chart")
     expect(chart.locator(".uplot canvas")).to_have_count(1)
@@ -167,21 +170,23 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     expect(page.locator("#run-artifacts table")).to_contain_text("checkpoint-")
     watch.clean("run page reloaded")
 
-    # ↻ Re-run queues a new run of the project; ■ Stop (confirmed) cancels it
+    # ↻ Re-run queues a new run of the project; ■ Stop…, confirmed inline like a delete, stops it
     page.get_by_role("button", name="↻ Re-run").click()
     expect(page).to_have_url(RUN_URL)
     second_run = run_id_of(page)
     assert second_run != first_run
-    expect(page.locator("#flashes")).to_contain_text("Run #2 queued.")
+    expect(page.locator("#flashes")).to_contain_text("demo #2 queued.")
     # a step done means the script is past installing its signal handlers
     page.wait_for_function(
         "() => document.querySelector('#run-status')?.dataset.status === 'running'"
         " && document.querySelector('#run-progress').value > 0.05", timeout=RUN_SECONDS * 1000, polling=250)
+    page.get_by_role("button", name="■ Stop…").click()
+    page.wait_for_timeout(2_500)  # a refresh of the status block (every 2 s) keeps the panel open
     with page.expect_response(lambda r: r.url.endswith(f"/ui/runs/{second_run}/stop")) as stopped:
-        page.locator("#stop-button").click()
+        page.get_by_role("button", name="Stop demo #2").click()
     assert stopped.value.status == 200, f"stop answered {stopped.value.status}"
     expect(page.locator('#run-status[data-status="cancelled"]')).to_have_count(1, timeout=30_000)
-    expect(page.locator("#run-status h1 .badge")).to_have_text("cancelled")
+    expect(page.locator("#run-status h1 .badge")).to_have_text("stopped")  # the API still says cancelled
     expect(fact(page, "Exit code")).to_have_text("143")  # 128 + SIGTERM: the demo saved and stopped
     events = page.locator("#run-events ul.events")
     expect(events).to_contain_text(re.compile(r"stop requested( by \S+)?; SIGTERM"), timeout=10_000)
@@ -216,9 +221,9 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     expect(page).to_have_url(f"{base}/ui/runs/")
     run_rows = page.locator("#run-rows table.runs tbody tr")
     expect(run_rows).to_have_count(3)
-    for row, (number, run_id, state) in zip(run_rows.all(), [(3, failed_run, "failed"), (2, second_run, "cancelled"),
+    for row, (number, run_id, state) in zip(run_rows.all(), [(3, failed_run, "failed"), (2, second_run, "stopped"),
                                                              (1, first_run, "succeeded")]):
-        expect(row.get_by_role("link", name=f"#{number}", exact=True)).to_have_attribute("href", f"/ui/runs/{run_id}")
+        expect(row.get_by_role("link", name=f"demo #{number}", exact=True)).to_have_attribute("href", f"/ui/runs/{run_id}")
         expect(row.locator(".badge")).to_have_text(state)
         expect(row).to_contain_text("demo")
     expect(run_rows.nth(2).locator(".progress-cell")).to_contain_text("100%")
@@ -229,7 +234,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     expect(tabs.locator('a[aria-current="page"]')).to_have_text("Failed / lost")
     expect(run_rows).to_have_count(1)
     expect(run_rows.first.locator(".badge")).to_have_text("failed")
-    expect(run_rows.first.get_by_role("link", name="#3", exact=True)).to_be_visible()
+    expect(run_rows.first.get_by_role("link", name="demo #3", exact=True)).to_be_visible()
     tabs.get_by_role("link", name="Ended").click()
     expect(page).to_have_url(f"{base}/ui/runs/?status=ended")
     expect(run_rows).to_have_count(3)
