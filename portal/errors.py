@@ -22,9 +22,10 @@ class PortalError(Exception):
 
     status = 400
 
-    def __init__(self, message: "str | LazyString"):
+    def __init__(self, message: "str | LazyString", field: str | None = None):
         super().__init__(message)
         self._message = message
+        self.field = field  # the form field it is about, so a page shows it there
 
     @property
     def message(self) -> str:

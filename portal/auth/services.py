@@ -39,7 +39,7 @@ def _check_new_user(username: str, password: str, role: str) -> None:
 
 def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise Invalid(_l("Password must be at least %(count)s characters", count=MIN_PASSWORD))
+        raise Invalid(_l("Password must be at least %(count)s characters", count=MIN_PASSWORD), field="password")
 
 
 def create_user(username: str, password: str, role: str) -> User:
@@ -52,10 +52,14 @@ def create_user(username: str, password: str, role: str) -> User:
 
 
 def create_first_admin(username: str, password: str) -> User:
-    """The first-start path: allowed only while no user exists."""
+    """The first-start path: allowed only while no user exists. The setup page signs the new
+    administrator in at once, so this counts as their first sign-in."""
     if has_users():
         raise Forbidden(_l("Setup is done: an administrator already exists"))
-    return create_user(username, password, "admin")
+    user = create_user(username, password, "admin")
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
 
 
 # the rows are re-read after each commit; SQLAlchemy need not replay these WHEREs in Python

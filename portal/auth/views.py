@@ -51,7 +51,7 @@ def setup():
         try:
             user = services.create_first_admin(form.username.data, form.password.data)
         except PortalError as error:
-            form.username.errors.append(error.message)
+            form[error.field or "username"].errors.append(error.message)
             return render("auth/setup.html", form=form, http_status=400)
         login_user(user)
         flash(_("Welcome, %(name)s. You are the administrator.", name=user.username), "success")
@@ -91,7 +91,7 @@ def users():
             flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for("auth.users"))
         except PortalError as error:
-            form.username.errors.append(error.message)
+            form[error.field or "username"].errors.append(error.message)
     return render("auth/users.html", form=form, users=services.list_users(),
                   http_status=400 if form.errors else 200)
 

@@ -74,7 +74,7 @@ def check():
     """The editor's live check: every problem with its line and column, else summary and warnings."""
     form = ConfigForm()
     problems, checked = [], None
-    if "name" in request.form:  # only the new-config page sends a name
+    if request.form.get("name"):  # only the new-config page sends one; an empty one is said on saving
         try:
             services.check_new_name(request.form["name"])
         except PortalError as error:
