@@ -1,4 +1,4 @@
-"""runs: snapshot, tags and note; compare
+"""runs: the snapshot of what each run used (config text, dataset digest, command, masked env)
 
 Revision ID: 0013_run_tracking
 Revises: 0012_notifications
@@ -17,8 +17,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('runs') as batch_op:
+        batch_op.add_column(sa.Column('snapshot', sa.JSON(), nullable=False, server_default='{}'))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('runs') as batch_op:
+        batch_op.drop_column('snapshot')

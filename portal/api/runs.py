@@ -1,4 +1,5 @@
 """Runs: detail, stop, re-run, portal events, raw output, metrics, artifacts."""
+from typing import Literal
 from urllib.parse import quote
 
 from flask import Response, stream_with_context
@@ -8,6 +9,8 @@ from pydantic import BaseModel, Field
 from portal.api import bp
 from portal.api.schemas import Id, Int32, Timestamp
 from portal.api.spec import operation
+from portal.errors import NotFound
+from portal.i18n import _l
 from portal.runs import metrics, output, services
 
 NOT_FOUND = {404: "No such run"}
@@ -47,6 +50,51 @@ class RunInfo(BaseModel):
                    gpu_count=r.gpu_count, gpus=r.gpus or [], exit_code=r.exit_code, metrics=r.last_metrics or {},
                    created_at=r.created_at, started_at=r.started_at, ended_at=r.ended_at,
                    stop_requested_at=r.stop_requested_at)
+
+
+class ConfigUsed(BaseModel):
+    path: str = Field(description="relative to the training dir, as the run read it")
+    name: str | None = Field(description="the library config whose version holds this text, if any")
+    version: int | None
+    sha256: str
+    size: int
+    text: str | None = Field(description="the full text (None when larger than PORTAL_MAX_CONFIG_BYTES)")
+
+
+class DatasetUsed(BaseModel):
+    path: str
+    size: int
+    mtime: str
+    sha256: str | None
+    sha256_from: str | None = Field(description="upload, supervisor (hashed before the launch), pending, "
+                                                "or size_mtime (too large to hash: known by size and mtime)")
+
+
+class RunSnapshot(BaseModel):
+    """What the run used, recorded when it was queued; later edits of the config do not change it."""
+    config: ConfigUsed
+    dataset: DatasetUsed
+    argv: list[str]
+    workdir: str
+    executor: str
+    container: str | None
+    gpu_count: int
+    gpus: list[str] = Field(description="the GPUs it was given, recorded at launch")
+    env: dict[str, str] = Field(description="values of names with TOKEN, KEY, SECRET or PASSWORD masked")
+
+
+class RunDetail(RunInfo):
+    snapshot: RunSnapshot | None = Field(description="None for runs queued before snapshots were recorded")
+
+    @classmethod
+    def of(cls, r) -> "RunDetail":
+        return cls(**RunInfo.of(r).model_dump(), snapshot=r.snapshot or None)
+
+
+class RerunQuery(BaseModel):
+    mode: Literal[services.RERUN_MODES] = Field(
+        "current", description="current: the project's settings now; snapshot: the config text and dataset "
+                               "this run recorded")
 
 
 class RunsQuery(BaseModel):
@@ -102,6 +150,8 @@ class Series(BaseModel):
 class MetricsOut(BaseModel):
     run_id: int
     keys: list[str]
+    groups: dict[str, list[str]] = Field(description="every recorded key by chart group (loss, eval, learning_rate, "
+                                                     "grad_norm, throughput, system, other)")
     series: dict[str, Series]
 
 
@@ -141,9 +191,10 @@ def list_runs(query: RunsQuery):
                                                       query.before, query.limit)]
 
 
-@operation(bp, "GET", "/v1/runs/<int:run_id>", summary="A run", tag="runs", response=RunInfo, errors=NOT_FOUND)
+@operation(bp, "GET", "/v1/runs/<int:run_id>", summary="A run, with what it used", tag="runs", response=RunDetail,
+           errors=NOT_FOUND)
 def get_run(run_id: int):
-    return RunInfo.of(services.get_run(run_id))
+    return RunDetail.of(services.get_run(run_id))
 
 
 @operation(bp, "POST", "/v1/runs/<int:run_id>/stop", summary="Stop a run", tag="runs", response=RunInfo,
@@ -154,9 +205,9 @@ def stop_run(run_id: int):
 
 
 @operation(bp, "POST", "/v1/runs/<int:run_id>/rerun", summary="Run the same project again", tag="runs",
-           response=RunInfo, errors=NOT_FOUND)
-def rerun(run_id: int):
-    return RunInfo.of(services.rerun(run_id, created_by=current_user.id))
+           query=RerunQuery, response=RunDetail, errors={**NOT_FOUND, 409: "The run recorded no config text"})
+def rerun(run_id: int, query: RerunQuery):
+    return RunDetail.of(services.rerun(run_id, created_by=current_user.id, mode=query.mode))
 
 
 @operation(bp, "GET", "/v1/runs/<int:run_id>/logs", summary="Portal events of a run", tag="runs",
@@ -174,12 +225,26 @@ def run_output(run_id: int, query: OutputQuery):
     return output.tail(run, query.tail) if query.tail else output.read(run, query.offset, query.limit)
 
 
+@operation(bp, "GET", "/v1/runs/<int:run_id>/output/download", summary="The whole training output as a file",
+           tag="runs", errors={404: "No such run, or it wrote no output yet"})
+def download_output(run_id: int):
+    """Streamed as it is read, so a log of any size downloads without being held in memory."""
+    run = services.get_run(run_id)
+    blocks = output.stream(run)
+    if blocks is None:
+        raise NotFound(_l("run %(id)s has written no output yet", id=run.id))
+    response = Response(stream_with_context(blocks), mimetype="text/plain; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{quote(f'{run.project.name}-run{run.number}-output.log')}")
+    return response
+
+
 @operation(bp, "GET", "/v1/runs/<int:run_id>/metrics", summary="Metric series, downsampled", tag="runs",
            query=MetricsQuery, response=MetricsOut, errors=NOT_FOUND)
 def run_metrics(run_id: int, query: MetricsQuery):
     run = services.get_run(run_id)
     wanted = [k for k in query.keys.split(",") if k]
-    return MetricsOut(run_id=run_id, keys=sorted(run.last_metrics or {}),
+    return MetricsOut(run_id=run_id, keys=sorted(run.last_metrics or {}), groups=metrics.grouped(run.last_metrics or {}),
                       series=metrics.series(run, wanted, query.max_points))
 
 

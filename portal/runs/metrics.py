@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.i18n import _l
 from portal.runs.models import Metric, Run
 from portal.runs.services import get_run
+from portal.timeutil import as_utc
 
 MAX_BATCH = 1000
 KEY_LENGTH = 100
@@ -52,6 +53,27 @@ def push(run_id: int, points: list[dict]) -> int:
     return len(points)
 
 
+# Chart groups, first match wins: the run page and the comparison show keys in this order.
+GROUPS = (
+    ("system", lambda k: k.startswith("system/")),
+    ("eval", lambda k: k.startswith(("eval_", "eval/", "predict_", "test_"))),
+    ("learning_rate", lambda k: "learning_rate" in k or k == "lr" or k.endswith("/lr")),
+    ("grad_norm", lambda k: "grad_norm" in k),
+    ("throughput", lambda k: any(w in k for w in ("per_second", "_per_sec", "throughput", "runtime"))),
+    ("loss", lambda k: "loss" in k),
+    ("other", lambda k: True),
+)
+GROUP_ORDER = ("loss", "eval", "learning_rate", "grad_norm", "throughput", "system", "other")
+
+
+def grouped(keys) -> dict[str, list[str]]:
+    """Keys by chart group, groups in GROUP_ORDER, keys sorted; empty groups left out."""
+    found: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        found.setdefault(next(name for name, test in GROUPS if test(key)), []).append(key)
+    return {name: found[name] for name in GROUP_ORDER if name in found}
+
+
 def _cached(key: tuple, count: int, compute):
     """Metric rows are only ever added, so a series is valid while its row count is unchanged."""
     with _lock:
@@ -69,25 +91,39 @@ def _cached(key: tuple, count: int, compute):
 
 def _points(where, count: int, low: int, high: int, max_points: int) -> dict:
     if count <= max_points:
-        rows = db.session.execute(select(Metric.step, Metric.value).where(*where)
+        rows = db.session.execute(select(Metric.step, Metric.value, Metric.created_at).where(*where)
                                   .order_by(Metric.step, Metric.id)).all()
     else:
         width = max(1, math.ceil((high - low + 1) / max_points))
         bucket = (Metric.step - low) // width
-        rows = db.session.execute(select(func.min(Metric.step), func.avg(Metric.value)).where(*where)
-                                  .group_by(bucket).order_by(bucket)).all()
+        rows = db.session.execute(select(func.min(Metric.step), func.avg(Metric.value),
+                                         func.min(Metric.created_at, type_=Metric.created_at.type))
+                                  .where(*where).group_by(bucket).order_by(bucket)).all()
     return {"steps": [r[0] for r in rows], "values": [float(r[1]) for r in rows],
+            "times": [as_utc(r[2]).timestamp() for r in rows],  # when recorded: x by relative time
             "count": count, "downsampled": count > max_points}
 
 
-def series(run: Run, wanted: list[str], max_points: int = 2000) -> dict[str, dict]:
-    """Each key's points in step order, averaged into at most `max_points` step buckets in SQL."""
+def series_many(runs: list[Run], wanted: list[str], max_points: int = 2000) -> dict[int, dict[str, dict]]:
+    """Each run's series of each key (all of its keys when `wanted` is empty), in step order,
+    averaged into at most `max_points` step buckets in SQL; one query sizes them all."""
     max_points = max(10, min(max_points, 10000))
-    result = {}
-    for key in wanted or sorted(run.last_metrics or {}):
-        where = (Metric.run_id == run.id, Metric.key == key)
-        count, low, high = db.session.execute(
-            select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)).one()
-        result[key] = _cached((run.id, key, max_points), count,
-                              partial(_points, where, count, low, high, max_points))
+    keys = {run.id: list(wanted) or sorted(run.last_metrics or {}) for run in runs}
+    sizes = {(run_id, key): (count, low, high) for run_id, key, count, low, high in db.session.execute(
+        select(Metric.run_id, Metric.key, func.count(), func.min(Metric.step), func.max(Metric.step))
+        .where(Metric.run_id.in_(list(keys)), Metric.key.in_({k for ks in keys.values() for k in ks}))
+        .group_by(Metric.run_id, Metric.key))}
+    result: dict[int, dict[str, dict]] = {}
+    for run_id, run_keys in keys.items():
+        result[run_id] = {}
+        for key in run_keys:
+            count, low, high = sizes.get((run_id, key), (0, 0, 0))
+            where = (Metric.run_id == run_id, Metric.key == key)
+            result[run_id][key] = _cached((run_id, key, max_points), count,
+                                          partial(_points, where, count, low, high, max_points))
     return result
+
+
+def series(run: Run, wanted: list[str], max_points: int = 2000) -> dict[str, dict]:
+    """One run's series (see `series_many`)."""
+    return series_many([run], wanted, max_points)[run.id]

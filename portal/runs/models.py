@@ -5,6 +5,7 @@ from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.i18n import translated
 from portal.projects.models import Project
 from portal.timeutil import utcnow
 
@@ -21,7 +22,8 @@ class Run(db.Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     number: Mapped[int]
     status: Mapped[str] = mapped_column(String(16), default="queued")
-    status_reason: Mapped[str] = mapped_column(String(500), default="")
+    status_reason: Mapped[str] = mapped_column(String(500), default="")  # English, for the API
+    status_reason_i18n: Mapped[dict | None] = mapped_column(JSON)  # the same as N_(), for pages
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     step: Mapped[int | None]
     total_steps: Mapped[int | None]
@@ -33,6 +35,9 @@ class Run(db.Model):
     workdir: Mapped[str] = mapped_column(String(500))
     container: Mapped[str | None] = mapped_column(String(200))
     env: Mapped[dict] = mapped_column(JSON, default=dict)
+    # what the run used, recorded at queue time (config text, dataset digest, masked env):
+    # deferred, as the config text may be a MiB and lists never show it
+    snapshot: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}", deferred=True)
     output_dir: Mapped[str] = mapped_column(String(500))
     # the run's folder name (portal data dir, and run root in a container): unique even when
     # a database is reset or two portals share a container, so no run appends to another's files
@@ -50,18 +55,23 @@ class Run(db.Model):
     output_bytes: Mapped[int] = mapped_column(default=0)  # bytes in the portal's output.log
     parsed_bytes: Mapped[int] = mapped_column(default=0)  # of those, fed to the parser
     trainer_log_bytes: Mapped[int] = mapped_column(default=0)  # of trainer_log.jsonl, parsed
+    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # a user's labels, for finding runs
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # free text a user keeps on the run
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # a user's labels, for finding runs
-    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # free text a user keeps on the run
 
     project: Mapped[Project] = relationship(lazy="joined")
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def reason_text(self) -> str:
+        """The status reason in the reader's language (older rows have only the English text)."""
+        return translated(self.status_reason_i18n or self.status_reason)
 
 
 class RunLog(db.Model):
@@ -71,8 +81,14 @@ class RunLog(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     level: Mapped[str] = mapped_column(String(8), default="info")
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)  # English, for the API
+    i18n: Mapped[dict | None] = mapped_column(JSON)  # the same as N_(), shown in the reader's language
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def text(self) -> str:
+        """The event in the reader's language (older rows have only the English text)."""
+        return translated(self.i18n or self.message)
 
 
 class Metric(db.Model):

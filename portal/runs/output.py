@@ -73,6 +73,20 @@ def tail(run: Run, lines: int) -> dict:
             "complete": not run.active}
 
 
+def stream(run: Run):
+    """The whole output as it is on disk, in blocks, for a download of any size; None if there is none."""
+    try:
+        handle = open(output_path(run), "rb")
+    except FileNotFoundError:
+        return None
+
+    def blocks():
+        with handle:
+            while block := handle.read(PAGE):
+                yield block
+    return blocks()
+
+
 def size_on_disk(run: Run) -> int:
     try:
         return os.stat(output_path(run)).st_size

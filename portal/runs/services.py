@@ -94,12 +94,12 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     run.workdir, run.output_dir, run.container = plan.workdir, plan.output_dir, plan.container
     run.argv = command.render(run_settings["start_command"], _placeholders(files, run))
     run.snapshot = snapshot.build(run, files, run.env, same_as["config"] if same_as else None)
-    log_event(run, N_("queued by %(who)s", who=_who(created_by)))
+    log_event(run, N_("queued by %(who)s", who=who(created_by)))
     db.session.commit()
     return run
 
 
-def _who(user_id: int | None) -> str:
+def who(user_id: int | None) -> str:
     user = db.session.get(User, user_id) if user_id else None
     return user.username if user else "the portal"
 
@@ -144,13 +144,13 @@ def request_stop(run_id: int, by: int | None = None, because: dict | None = None
     `because` (an `N_()` message) is the stop event of a started run the portal itself stops.
     """
     run = get_run(run_id)
-    who, now = _who(by), utcnow()
-    if transition(run, "cancelled", ("queued",), N_("cancelled while queued by %(who)s", who=who),
+    name, now = who(by), utcnow()
+    if transition(run, "cancelled", ("queued",), N_("cancelled while queued by %(who)s", who=name),
                   stop_requested_at=now, **reason("")):
         db.session.commit()
         return run
     if transition(run, "stopping", ("starting", "running"),
-                  because or N_("stop requested by %(who)s; %(signal)s, then SIGKILL after %(seconds)ss", who=who,
+                  because or N_("stop requested by %(who)s; %(signal)s, then SIGKILL after %(seconds)ss", who=name,
                                 signal=run.stop_signal, seconds=run.grace_seconds),
                   stop_requested_at=now):
         db.session.commit()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.i18n import N_
 from portal.runs import artifacts, metrics, snapshot
+from portal.runs.cleanup import LIST_DEPTH as CHECKPOINT_DEPTH  # a checkpoint's size is its whole folder's
 from portal.runs.gpu_usage import Sampler as GpuSampler
 from portal.runs.models import STARTED, Run
 from portal.runs.transitions import log_event, transition
@@ -77,7 +78,7 @@ def observe(executor: Executor, asks: list[Ask]) -> dict[int, Seen]:
             result.output = executor.read_output(ask.handle, ask.output_bytes, limit)
         result.trainer_log = executor.read_file(ask.handle, ask.trainer_log, ask.trainer_log_bytes, limit)
         if ask.scan or ended:
-            result.files = executor.list_files(ask.handle, ask.output_dir, max_depth=2)
+            result.files = executor.list_files(ask.handle, ask.output_dir, max_depth=CHECKPOINT_DEPTH)
     return seen
 
 

@@ -1,4 +1,4 @@
-// The run page's live parts that htmx does not cover: the loss chart (uPlot) and the output
+// The run page's live parts that htmx does not cover: the metric charts (uPlot) and the output
 // tail, which reads the raw log by byte offset so nothing is fetched twice.
 (() => {
   const POLL_MS = 2000;
@@ -61,52 +61,77 @@
     poll();
   }
 
-  // ---- chart ------------------------------------------------------------------------------
+  // ---- charts: every recorded key, one chart per group (loss, eval, learning rate…) -------------
   const box = document.getElementById("chart");
   if (!box || typeof uPlot === "undefined") return;
-  const KEYS = [["loss", "#3853d8", "y"], ["eval_loss", "#e8590c", "y"], ["learning_rate", "#2f9e44", "lr"]];
-  let plot = null, shown = "";
+  const picker = document.getElementById("metric-keys");
+  const panel = document.getElementById("run-chart");
+  const charts = new Map(); // group -> {plot, box}
+  let groups = JSON.parse(box.dataset.groups || "{}"), chosen = null, last = null;
 
-  function build(series) {
-    const steps = [...new Set(KEYS.flatMap(([k]) => (series[k] || { steps: [] }).steps))].sort((a, b) => a - b);
-    const data = [steps];
-    const present = KEYS.filter(([k]) => series[k] && series[k].steps.length);
-    for (const [key] of present) {
-      const byStep = new Map(series[key].steps.map((s, i) => [s, series[key].values[i]]));
-      data.push(steps.map((s) => (byStep.has(s) ? byStep.get(s) : null)));
+  // shown at first: the losses, the learning rate and how busy the GPUs are
+  const byDefault = (group, key) => group === "loss" || group === "learning_rate"
+    || (group === "eval" && key.includes("loss")) || (group === "system" && key.endsWith(".util"));
+
+  function renderPicker() {
+    if (chosen === null) {
+      chosen = new Set(Object.entries(groups).flatMap(([g, keys]) => keys.filter((k) => byDefault(g, k))));
     }
-    return { data, present };
+    picker.replaceChildren(...Object.entries(groups).map(([group, keys]) => {
+      const set = document.createElement("fieldset");
+      const legend = document.createElement("legend");
+      legend.textContent = ui.label(group);
+      set.append(legend, ...keys.map((key) => {
+        const label = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox"; box.value = key; box.checked = chosen.has(key);
+        box.addEventListener("change", () => { box.checked ? chosen.add(key) : chosen.delete(key); refresh(false); });
+        label.append(box, " ", key);
+        return label;
+      }));
+      return set;
+    }));
   }
 
-  async function refresh() {
-    try {
-      const body = await (await fetch(`${box.dataset.url}?keys=loss,eval_loss,learning_rate&max_points=2000`)).json();
-      const { data, present } = build(body.series);
-      if (data[0].length) {
-        const names = present.map(([k]) => k).join(",");
-        if (!plot || names !== shown) {
-          box.replaceChildren();
-          plot = new uPlot({
-            width: box.clientWidth || 600, height: 280,
-            scales: { x: { time: false } },
-            series: [{ label: "step" }, ...present.map(([k, color, scale]) => ({
-              label: k, stroke: color, width: 2, scale, spanGaps: true,
-            }))],
-            legend: { live: false },
-            axes: [{}, { scale: "y", label: "loss" }, ...(present.some(([, , s]) => s === "lr")
-              ? [{ scale: "lr", side: 1, size: 64, grid: { show: false },
-                   values: (u, v) => v.map((x) => (x === 0 ? "0" : x.toExponential(1))) }] : [])],
-          }, data, box);
-          shown = names;
-          box.dataset.points = data[0].length;
-        } else {
-          plot.setData(data);
-          box.dataset.points = data[0].length;
-        }
+  function drawAll(series) {
+    const wanted = Object.entries(groups).map(([g, keys]) => [g, keys.filter((k) => chosen.has(k) && series[k])])
+      .filter(([, keys]) => keys.length);
+    for (const [group, entry] of charts) {
+      if (!wanted.some(([g]) => g === group)) { entry.box.remove(); charts.delete(group); }
+    }
+    if (wanted.length) box.querySelector(".chart-empty")?.remove();
+    for (const [group, keys] of wanted) {
+      let entry = charts.get(group);
+      if (!entry) {
+        entry = { box: document.createElement("div") };
+        entry.box.className = "chart"; entry.box.dataset.group = group;
+        box.append(entry.box);
+        charts.set(group, entry);
       }
-    } catch (_) { /* next poll retries */ }
-    if (isActive()) setTimeout(refresh, POLL_MS * 1.5);
+      entry.plot = PortalCharts.draw(entry.box, {
+        title: ui.label(group), xLabel: "step", smoothing: ui.smoothing(), log: ui.log(),
+        lines: keys.map((k) => ({ label: k, x: series[k].steps, y: series[k].values })),
+      });
+    }
   }
-  window.addEventListener("resize", () => plot && plot.setSize({ width: box.clientWidth, height: 280 }));
+
+  async function refresh(poll = true) {
+    try {
+      const keys = [...chosen].join(",");
+      if (keys) {
+        const body = await (await fetch(`${box.dataset.url}?keys=${encodeURIComponent(keys)}&max_points=2000`)).json();
+        if (JSON.stringify(body.groups) !== JSON.stringify(groups)) { groups = body.groups; renderPicker(); }
+        last = body.series;
+      } else {
+        last = {};
+      }
+      drawAll(last);
+    } catch (_) { /* the next poll retries */ }
+    if (poll && isActive()) setTimeout(refresh, POLL_MS * 1.5);
+  }
+
+  const ui = PortalCharts.controls(panel, () => last && drawAll(last));
+  renderPicker();
+  PortalCharts.resizeAll(() => [...charts.values()].map((c) => c.plot));
   refresh();
 })();

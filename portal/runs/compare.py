@@ -1,0 +1,110 @@
+"""Comparing runs: their curves side by side, final and best values, and how their configs differ."""
+import json
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
+
+from portal.errors import Invalid, NotFound
+from portal.extensions import db
+from portal.i18n import _l
+from portal.runs import metrics
+from portal.runs.models import Metric, Run
+from portal.runs.services import duration
+from portal.routing import ID_MAX
+from portal.timeutil import as_utc
+
+MAX_RUNS = 50  # what parallel coordinates of a project's runs still draw readably
+MAX_KEYS = 50
+# keys where a higher value is the better one; every other key (losses, perplexity…) is best lowest
+HIGHER_IS_BETTER = ("acc", "f1", "bleu", "rouge", "precision", "recall", "reward", "score", "exact_match")
+
+
+def parse_ids(text: str) -> list[int]:
+    """`1,2,3` → [1, 2, 3] (order kept, repeats dropped); Invalid for anything else."""
+    try:
+        ids = list(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError:
+        raise Invalid(_l("ids must be run ids separated by commas, e.g. 1,2,3")) from None
+    if not ids or len(ids) > MAX_RUNS or any(not 0 < i <= ID_MAX for i in ids):
+        raise Invalid(_l("ids: between 1 and %(max)s run ids", max=MAX_RUNS))
+    return ids
+
+
+def parse_keys(text: str) -> list[str]:
+    keys = list(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    if len(keys) > MAX_KEYS or any(len(k) > metrics.KEY_LENGTH for k in keys):
+        raise Invalid(_l("keys: at most %(max)s metric keys", max=MAX_KEYS))
+    return keys
+
+
+def higher_is_better(key: str) -> bool:
+    return any(word in key.lower() for word in HIGHER_IS_BETTER)
+
+
+def flatten(text: str | None) -> dict:
+    """A YAML mapping as dotted keys (`a.b: 1`); lists stay values. Not YAML or not a mapping: {}."""
+    try:
+        data = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    flat: dict = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        else:
+            flat[prefix] = value if isinstance(value, (str, int, float, bool, type(None))) else json.loads(
+                json.dumps(value, default=str))
+    if isinstance(data, dict):
+        walk("", data)
+    return flat
+
+
+def config_diff(runs: list[Run]) -> list[dict]:
+    """Only the config keys whose values differ between the runs (missing counts as a value: null)."""
+    flat = {run.id: flatten(((run.snapshot or {}).get("config") or {}).get("text")) for run in runs}
+    keys = sorted({key for values in flat.values() for key in values})
+    return [{"key": key, "values": {str(run_id): values.get(key) for run_id, values in flat.items()}}
+            for key in keys if len({json.dumps(v.get(key), sort_keys=True) for v in flat.values()}) > 1]
+
+
+def _extremes(ids: list[int], keys: list[str] | None) -> dict[tuple[int, str], tuple[float, float]]:
+    stmt = select(Metric.run_id, Metric.key, func.min(Metric.value), func.max(Metric.value)) \
+        .where(Metric.run_id.in_(ids)).group_by(Metric.run_id, Metric.key)
+    if keys:
+        stmt = stmt.where(Metric.key.in_(keys))
+    return {(run_id, key): (low, high) for run_id, key, low, high in db.session.execute(stmt)}
+
+
+def _summary(run: Run, keys: list[str], extremes) -> dict:
+    final = {k: v for k, v in (run.last_metrics or {}).items() if k in keys}
+    best = {}
+    for key in keys:
+        if (run.id, key) in extremes:
+            low, high = extremes[(run.id, key)]
+            best[key] = high if higher_is_better(key) else low
+    return {"id": run.id, "project": run.project.name, "number": run.number,
+            "name": f"{run.project.name} #{run.number}", "status": run.status,
+            "duration_seconds": duration(run), "started_at": run.started_at, "final": final, "best": best}
+
+
+def compare(ids: list[int], keys: list[str], max_points: int = 2000) -> dict:
+    """Runs `ids` side by side: summaries, each key's series (downsampled in SQL), config difference."""
+    found = {run.id: run for run in db.session.scalars(select(Run).options(undefer(Run.snapshot))
+                                                        .where(Run.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(_l("runs not found: %(ids)s", ids=", ".join(map(str, missing))))
+    runs = [found[i] for i in ids]
+    shown = keys or sorted({key for run in runs for key in (run.last_metrics or {})})[:MAX_KEYS]
+    extremes = _extremes(ids, shown)
+    drawn = metrics.series_many(runs, shown, max_points)
+    series, times = {}, {}
+    for run in runs:
+        start = as_utc(run.started_at or run.created_at).timestamp()
+        series[str(run.id)] = {k: [list(p) for p in zip(s["steps"], s["values"])] for k, s in drawn[run.id].items()}
+        times[str(run.id)] = {k: [round(t - start, 3) for t in s["times"]] for k, s in drawn[run.id].items()}
+    return {"runs": [_summary(run, shown, extremes) for run in runs], "keys": shown,
+            "groups": metrics.grouped(shown), "series": series, "times": times, "config_diff": config_diff(runs)}
