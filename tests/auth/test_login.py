@@ -1,4 +1,5 @@
 """Sign-in, first-start setup, lock-out, remember-me, logout, CSRF."""
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,6 +23,15 @@ def test_setup_creates_the_first_admin_only_once(client, auth):
     assert again.status_code == 302
     with client.application.app_context():
         assert [u.username for u in db.session.scalars(db.select(User))] == ["root"]
+
+
+def test_the_admin_made_in_setup_has_signed_in(client, auth):
+    """Setup signs the new administrator in: the users page must not say "never" (issue 15.27)."""
+    client.post("/setup", data={"username": "root", "password": "s3cret-pass", "confirm": "s3cret-pass",
+                                "csrf_token": auth.csrf("/setup")})
+    page = client.get("/ui/admin/users").get_data(as_text=True)
+    row = page.split("<td>root", 1)[1].split("</tr>", 1)[0]
+    assert "never" not in row and re.search(r'<time datetime="[^"]+" title="[\d-]+ [\d:]+ UTC">', row), row
 
 
 def test_setup_refuses_a_short_password(client, auth):
