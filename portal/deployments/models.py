@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.i18n import translated
 from portal.timeutil import utcnow
 
 SPAWNED = ("starting", "running", "unhealthy")  # a server process is (or should be) up
@@ -32,7 +33,8 @@ class Deployment(db.Model):
     lora_adapters: Mapped[list] = mapped_column(JSON, default=list)  # [{name, path, base_model_name, rank}]
     executor: Mapped[str] = mapped_column(String(16), default="local")
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    status_reason: Mapped[str] = mapped_column(String(500), default="")
+    status_reason: Mapped[str] = mapped_column(String(500), default="")  # English, for the API
+    status_reason_i18n: Mapped[dict | None] = mapped_column(JSON)  # the same as N_(), for pages
     gpus: Mapped[list] = mapped_column(JSON, default=list)  # UUIDs held
     gpu_indexes: Mapped[list] = mapped_column(JSON, default=list)
     port: Mapped[int | None]
@@ -64,6 +66,11 @@ class Deployment(db.Model):
     def pid(self) -> int | None:
         return (self.handle or {}).get("pid")
 
+    @property
+    def reason_text(self) -> str:
+        """The status reason in the reader's language (older rows have only the English text)."""
+        return translated(self.status_reason_i18n or self.status_reason)
+
 
 class DeploymentEvent(db.Model):
     __tablename__ = "deployment_events"
@@ -71,5 +78,11 @@ class DeploymentEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
     level: Mapped[str] = mapped_column(String(8), default="info")
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)  # English, for the API
+    i18n: Mapped[dict | None] = mapped_column(JSON)  # the same as N_(), shown in the reader's language
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def text(self) -> str:
+        """The event in the reader's language (older rows have only the English text)."""
+        return translated(self.i18n or self.message)

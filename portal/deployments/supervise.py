@@ -17,8 +17,10 @@ from portal.deployments.models import LIVE, SPAWNED, Deployment
 from portal.deployments.services import log_path
 from portal.deployments.transitions import log_event, transition
 from portal.extensions import db
+from portal.i18n import N_
 from portal.supervisor import executors, handler, lease, ports
 from portal.supervisor.executors.base import ServerState, ServeSpec
+from portal.supervisor.transition import reason
 from portal.timeutil import as_utc, utcnow
 
 log = logging.getLogger("portal.deployments")
@@ -48,7 +50,7 @@ def spawn(deployment_id: str) -> None:
         return
     settings = _settings()
     if ports.in_use(item.port):  # a stranger (or a server an earlier portal lost) holds it: wait, never double-bind
-        transition(item, "pending", ("starting",), f"port {item.port} is in use by another process; waiting",
+        transition(item, "pending", ("starting",), N_("port %(port)s is in use by another process; waiting", port=item.port),
                    "warning", next_start_at=utcnow() + timedelta(seconds=PORT_BUSY_RETRY_SECONDS))
         db.session.commit()
         return
@@ -60,7 +62,7 @@ def spawn(deployment_id: str) -> None:
         handle = executor.serve(ServeSpec(key=item.id, argv=line, env=env, log_path=str(log_path(item)),
                                           workdir=str(settings.training_dir)))
     except Exception as error:
-        transition(item, "failed", ("starting",), f"failed to start: {error}", "error")
+        transition(item, "failed", ("starting",), N_("failed to start: %(error)s", error=str(error)), "error")
         db.session.commit()
         return
     now = utcnow()
@@ -68,7 +70,7 @@ def spawn(deployment_id: str) -> None:
         item.handle, item.argv, item.spawned_at = handle, line, now
         item.env = {k: v for k, v in env.items() if k in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")}
         item.started_at = item.started_at or now
-        log_event(item, f"started (pid {handle['pid']}, start {item.restart_count + 1})")
+        log_event(item, N_("started (pid %(pid)s, start %(start)s)", pid=handle["pid"], start=item.restart_count + 1))
         db.session.commit()
     except lease.LeaseLost:
         db.session.rollback()
@@ -107,15 +109,15 @@ class DeploymentsHandler:
     def _start(self, supervisor, item: Deployment) -> None:
         if item.next_start_at is not None and utcnow() < as_utc(item.next_start_at):
             return
-        if transition(item, "starting", ("pending",), "starting", handle=None, next_start_at=None,
-                      health_ok=False, health_failures=0, status_reason=""):
+        if transition(item, "starting", ("pending",), N_("starting"), handle=None, next_start_at=None,
+                      health_ok=False, health_failures=0, **reason("")):
             db.session.commit()  # before the spawn: a crash never starts it twice
             supervisor.submit(("spawn", item.id), spawn, item.id)
 
     def _ask(self, supervisor, item: Deployment) -> None:
         if item.handle is None:
             if not supervisor.in_pool(("spawn", item.id)):  # the portal died between `starting` and the spawn
-                transition(item, "pending", ("starting",), "the portal stopped while starting it; starting again",
+                transition(item, "pending", ("starting",), N_("the portal stopped while starting it; starting again"),
                            "warning", when=Deployment.handle.is_(None))
                 db.session.commit()
             return
@@ -155,8 +157,8 @@ class DeploymentsHandler:
     def _apply(self, supervisor, item: Deployment, state: ServerState, health) -> None:
         settings = _settings()
         if state.state != "running":
-            code = "" if state.exit_code is None else f" with code {state.exit_code}"
-            self._crashed(supervisor, item, f"the server exited{code}")
+            self._crashed(supervisor, item, N_("the server exited") if state.exit_code is None
+                          else N_("the server exited with code %(code)s", code=state.exit_code))
             return
         item.last_health_at = utcnow()
         if health.http == "ok":
@@ -165,33 +167,35 @@ class DeploymentsHandler:
                 item.server_metrics = probe.with_throughput(health.metrics, item.server_metrics or {})
             if item.status != "running":
                 transition(item, "running", ("starting", "unhealthy"),
-                           "ready" if item.status == "starting" else "healthy again")
+                           N_("ready") if item.status == "starting" else N_("healthy again"))
             return
         item.health_ok = False
         if item.status == "starting":
             waited = (utcnow() - as_utc(item.spawned_at)).total_seconds() if item.spawned_at else 0
             if waited > settings.deploy_startup_seconds:
-                self._crashed(supervisor, item, f"not ready after {settings.deploy_startup_seconds}s "
-                                                f"(PORTAL_DEPLOY_STARTUP_SECONDS); last health check: {health.http}")
+                self._crashed(supervisor, item, N_(
+                    "not ready after %(seconds)ss (PORTAL_DEPLOY_STARTUP_SECONDS); last health check: %(health)s",
+                    seconds=settings.deploy_startup_seconds, health=health.http))
             return
         item.health_failures += 1
         if item.health_failures >= UNHEALTHY_AFTER and item.status == "running":
-            transition(item, "unhealthy", ("running",), f"{item.health_failures} health checks failed in a row "
-                                                        f"({health.http})", "warning")
+            transition(item, "unhealthy", ("running",), N_("%(count)s health checks failed in a row (%(health)s)",
+                                                           count=item.health_failures, health=health.http), "warning")
 
-    def _crashed(self, supervisor, item: Deployment, why: str) -> None:
+    def _crashed(self, supervisor, item: Deployment, why: dict) -> None:
         """Restart with back-off, or give up after PORTAL_DEPLOY_MAX_RESTARTS; what is left of its group
         (engine workers keep GPU memory) is killed."""
         self.to_kill.append((item.id, item.executor, item.handle))
         limit = _settings().deploy_max_restarts
         if item.restart_count >= limit:
-            transition(item, "failed", SPAWNED, f"{why}; gave up after {limit} restarts", "error",
-                       status_reason=why[:500])
+            transition(item, "failed", SPAWNED, N_("%(why)s; gave up after %(limit)s restarts", why=why, limit=limit),
+                       "error", **reason(why))
             return
         number = item.restart_count + 1
         wait_seconds = backoff(number)
-        transition(item, "pending", SPAWNED, f"{why}; restart {number} of {limit} in {wait_seconds:.0f}s",
-                   "warning", handle=None, health_ok=False, restart_count=number, status_reason=why[:500],
+        transition(item, "pending", SPAWNED, N_("%(why)s; restart %(number)s of %(limit)s in %(seconds)ss", why=why,
+                                               number=number, limit=limit, seconds=round(wait_seconds)),
+                   "warning", handle=None, health_ok=False, restart_count=number, **reason(why),
                    next_start_at=utcnow() + timedelta(seconds=wait_seconds))
 
     def _stop(self, supervisor, item: Deployment) -> None:
@@ -205,7 +209,7 @@ class DeploymentsHandler:
         now, grace = utcnow(), _settings().deploy_grace_seconds
         if item.stop_sent_at is None:
             item.stop_sent_at = now
-            log_event(item, "sent SIGTERM to the server's process group")
+            log_event(item, N_("sent SIGTERM to the server's process group"))
             db.session.commit()  # fenced: a supervisor that lost the lease signals nothing
             supervisor.submit(("signal", item.id, "SIGTERM"), executor.signal_group, item.handle, "SIGTERM")
             return
@@ -216,18 +220,18 @@ class DeploymentsHandler:
             return
         if item.kill_sent_at is None and waited >= (grace if item.stop_force else grace * KILL_AFTER_GRACES):
             item.kill_sent_at = now
-            log_event(item, f"{len(left)} process(es) still running {waited:.0f}s after SIGTERM: sent SIGKILL",
-                      "warning")
+            log_event(item, N_("%(count)s process(es) still running %(seconds)ss after SIGTERM: sent SIGKILL",
+                               count=len(left), seconds=round(waited)), "warning")
             db.session.commit()
             supervisor.submit(("signal", item.id, "SIGKILL"), executor.signal_group, item.handle, "SIGKILL")
 
     def _stopped(self, item: Deployment) -> None:
         """The group is gone: a restart starts again on the same GPUs and port; a stop releases them."""
         if item.restart_requested:
-            transition(item, "pending", ("stopping",), "stopped for the restart", handle=None,
+            transition(item, "pending", ("stopping",), N_("stopped for the restart"), handle=None,
                        restart_count=item.restart_count + 1, restart_requested=False, stop_requested_at=None,
                        stop_sent_at=None, kill_sent_at=None, stop_force=False, next_start_at=None)
         else:
-            transition(item, "stopped", ("stopping",), "stopped; no process of its group is left")
+            transition(item, "stopped", ("stopping",), N_("stopped; no process of its group is left"))
         db.session.commit()
         self.checked_at.pop(item.id, None)

@@ -1,40 +1,34 @@
 """The one function that changes a run's status.
 
-A conditional `UPDATE runs SET status = … WHERE id = … AND status IN (allowed)`, the run's
-event row and (for an end) the release of its GPUs, in the caller's transaction: the caller
-commits, and when the supervisor commits, the lease fence (`portal/supervisor/lease.py`)
-makes the same transaction fail if the lease moved on. The result says whether it won; a lost
-race leaves the row as the winner wrote it and the in-memory run refreshed to match.
+The race rule is `portal/supervisor/transition.py`'s; here is what it means for a run: the
+event row in the same transaction, and at an end its end time and the release of its GPUs. The
+caller commits. The result says whether it won; a lost race leaves the row as the winner wrote it
+and the in-memory run refreshed to match.
 """
-from sqlalchemy import update
-
 from portal.extensions import db
 from portal.runs.models import ENDED, Run, RunLog
 from portal.supervisor import placement
+from portal.supervisor.transition import conditional_update, said
 from portal.timeutil import utcnow
 
 
-def transition(run: Run, to: str, allowed: tuple[str, ...], message: str, level: str = "info", when=None,
+def transition(run: Run, to: str, allowed: tuple[str, ...], message, level: str = "info", when=None,
                **values) -> bool:
     """Move `run` from one of `allowed` to `to` (setting `values`), with its event. True if it won.
 
-    `when` is an extra condition on the row (e.g. `Run.handle.is_(None)`), checked in the same UPDATE.
+    `message` is an `N_()` message (shown in the reader's language) or plain text; `when` is an
+    extra condition on the row (e.g. `Run.handle.is_(None)`), checked in the same UPDATE.
     """
     if to in ENDED:
         values = {"ended_at": utcnow(), "eta_seconds": None, **values}
-    where = [Run.id == run.id, Run.status.in_(allowed)] + ([when] if when is not None else [])
-    won = db.session.execute(
-        update(Run).where(*where).values(status=to, **values)
-        .execution_options(synchronize_session="fetch")).rowcount == 1
-    if not won:
-        db.session.refresh(run)
+    if not conditional_update(run, to, allowed, when, **values):
         return False
-    db.session.add(RunLog(run_id=run.id, level=level, message=message))
+    log_event(run, message, level)
     if to in ENDED:
         placement.release("run", run.id)
     return True
 
 
-def log_event(run: Run, message: str, level: str = "info") -> None:
+def log_event(run: Run, message, level: str = "info") -> None:
     """Add a portal event to a run's log that changes no state (committed by the caller)."""
-    db.session.add(RunLog(run_id=run.id, level=level, message=message))
+    db.session.add(RunLog(run_id=run.id, level=level, **said(message)))

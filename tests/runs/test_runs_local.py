@@ -83,6 +83,17 @@ def test_nonzero_exit_is_failed(client, token, training, ticker):
     assert done["exit_code"] == 3
 
 
+def test_run_events_read_in_the_readers_language_and_stay_english_in_the_api(auth, client, token, training, ticker):
+    make_project(client, token["operator"], start_command=f"{PY} -c 'import sys; sys.exit(3)'")
+    run_id = start(client, token["operator"])["id"]
+    ticker.until(run_id, "failed")
+    events = [e["message"] for e in client.get(f"/v1/runs/{run_id}/logs", headers=token["operator"]).get_json()["items"]]
+    assert events[0] == "queued by operator" and events[-1] == "failed with exit code 3"
+    auth.login("operator")
+    page = client.get(f"/ui/runs/{run_id}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "由 operator 提交排队" in page and "失败，退出码 3" in page and "failed with exit code 3" not in page
+
+
 def test_every_missing_thing_is_named_before_the_run_is_queued(client, token, training):
     h = token["operator"]
     make_project(client, h, workdir="no/such/dir", dataset_name="datasets/none.jsonl",

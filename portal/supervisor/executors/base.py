@@ -76,7 +76,7 @@ class LaunchSpec:
 class PollResult:
     state: Literal["running", "pending", "exited", "lost"]  # pending: waiting in a scheduler's queue
     exit_code: int | None = None
-    detail: str = ""  # why it is lost, or why a scheduler keeps it pending
+    detail: str | dict = ""  # why it is lost, or why a scheduler keeps it pending (plain or an N_() message)
     gpus: dict[str, list[str]] | None = None  # what a scheduler gave the run: {host: [GPU ids]}
 
 
@@ -163,6 +163,15 @@ class Executor(ABC):
     @abstractmethod
     def list_files(self, handle: dict, root: str, max_depth: int = 2) -> list[tuple[str, int, float, bool]]:
         """(relative path, size, mtime, is_dir) under `root`, for artifacts."""
+
+    def remove(self, handle: dict, root: str, paths: list[str]) -> None:
+        """Delete `paths` (relative) under the run's `root` where the run wrote them, never following a
+        symlink nor leaving `root`. Raises LaunchError."""
+        from portal.supervisor.executors.local import remove_under
+        try:
+            remove_under(Path(root), paths)
+        except OSError as error:
+            raise LaunchError(f"cannot delete under {root}: {error}") from None
 
     def serve(self, spec: ServeSpec) -> dict:
         """Start a server in a process group of its own; returns its handle. Raises LaunchError."""

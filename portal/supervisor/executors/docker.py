@@ -16,6 +16,7 @@ import docker
 import requests
 from docker.errors import DockerException, NotFound
 
+from portal.i18n import N_
 from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
 from portal.supervisor.executors.local import list_tree, read_range
 
@@ -36,6 +37,23 @@ done
 READ = 'tail -c +"$1" "$2" 2>/dev/null | head -c "$3"'
 SIGNAL = 'kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "$2" 2>/dev/null; true'
 LIST = r'find "$1" -mindepth 1 -maxdepth "$2" -printf "%P\t%s\t%T@\t%y\n" 2>/dev/null; true'
+# a checkpoint clean-up inside the container: paths relative to the output dir, none with `..`,
+# none through a symlink (rm -rf removes a symlink itself, never what it points at)
+REMOVE = r"""
+root=$1; shift
+for rel in "$@"; do
+  case "/$rel/" in */../*|*/./*|//*) continue;; esac
+  p=$root; ok=1; rest=$(dirname -- "$rel")
+  while [ "$rest" != . ] && [ -n "$rest" ]; do
+    first=${rest%%/*}; p="$p/$first"
+    [ -L "$p" ] || [ ! -d "$p" ] && ok=0
+    [ "$first" = "$rest" ] && break
+    rest=${rest#*/}
+  done
+  [ $ok = 1 ] && rm -rf -- "$root/$rel"
+done
+true
+"""
 CHECK = 'cd "$1" 2>/dev/null || { echo workdir; exit; }; command -v "$2" >/dev/null 2>&1 || echo program'
 PID_WAIT_SECONDS = 10.0
 # the SDK lets connection errors of its HTTP layer through unwrapped (e.g. a daemon restart)
@@ -168,7 +186,7 @@ class DockerExecutor(Executor):
         try:
             lines = self._sh(group[0][1].container, POLL_MANY, *args).decode().splitlines()
         except NotFound:
-            return {key: PollResult("lost", detail=f"container {name} is gone") for key, _ in group}
+            return {key: PollResult("lost", detail=N_("container %(name)s is gone", name=name)) for key, _ in group}
         except DOCKER_ERRORS as error:  # daemon hiccup: ask again next tick
             log.warning("polling runs in %s failed: %s", name, error)
             return {key: PollResult("running") for key, _ in group}
@@ -180,7 +198,8 @@ class DockerExecutor(Executor):
             elif len(out) == 2 and out[0] == "exited" and out[1].lstrip("-").isdigit():
                 results[key] = PollResult("exited", exit_code=int(out[1]))
             else:
-                results[key] = PollResult("lost", detail=f"process {handle.pid} in {name} is gone and left no exit code")
+                results[key] = PollResult("lost", detail=N_(
+                    "process %(pid)s in %(name)s is gone and left no exit code", pid=handle.pid, name=name))
         return results
 
     def read_file(self, handle, path, offset, limit):
@@ -210,6 +229,15 @@ class DockerExecutor(Executor):
         except DOCKER_ERRORS as error:
             raise LaunchError(f"cannot read {path} in {handle['name']}: {error}") from None
         return "tar", chunks
+
+    def remove(self, handle, root, paths):
+        host = self._host_path(root)
+        if host is not None:
+            return super().remove(handle, str(host), paths)
+        try:
+            self._sh(handle["container"], REMOVE, root, *paths)
+        except DOCKER_ERRORS as error:
+            raise LaunchError(f"cannot delete in {handle['name']}: {error}") from None
 
     def list_files(self, handle, root, max_depth=2):
         host = self._host_path(root)

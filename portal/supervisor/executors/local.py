@@ -7,13 +7,15 @@ the run folder and output dir and cannot read the portal's data dir (see `portal
 import os
 import shutil
 import signal as signals
+import stat
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psutil
 
 from portal.runuser import RunUser
+from portal.i18n import N_
 from portal.supervisor.executors.base import (WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult,
                                               ServerState, ServeSpec)
 
@@ -43,6 +45,49 @@ def list_tree(root: Path, max_depth: int) -> list[tuple[str, int, float, bool]]:
             continue
         found.append((rel.as_posix(), info.st_size, info.st_mtime, path.is_dir()))
     return found
+
+
+def remove_under(root: Path, paths: list[str]) -> None:
+    """Delete each relative path under `root` and nothing outside it (a checkpoint clean-up).
+
+    Every step below `root` is opened with O_NOFOLLOW and the last one removed relative to its
+    parent's descriptor, so no symlink is ever followed, even one swapped in while this runs: a
+    symlink in `paths` is unlinked itself, one on the way makes that path be left alone.
+    """
+    for rel in paths:
+        parts = PurePosixPath(rel).parts
+        if not parts or rel.startswith("/") or any(part in ("..", ".") for part in parts):
+            raise LaunchError(f"refusing to delete {rel!r}: not a path inside the run's output dir")
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for rel in paths:
+            _remove_one(root_fd, PurePosixPath(rel).parts)
+    finally:
+        os.close(root_fd)
+
+
+def _remove_one(root_fd: int, parts: tuple[str, ...]) -> None:
+    fds = []
+    try:
+        parent = root_fd
+        for part in parts[:-1]:
+            try:
+                parent = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+            except OSError:  # gone, not a folder, or a symlink: nothing of ours to delete there
+                return
+            fds.append(parent)
+        name = parts[-1]
+        try:
+            info = os.lstat(name, dir_fd=parent)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(info.st_mode):
+            shutil.rmtree(name, dir_fd=parent)
+        else:  # a file or a symlink: the link goes, never what it points at
+            os.unlink(name, dir_fd=parent)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -128,7 +173,7 @@ class LocalExecutor(Executor):
         try:
             code = int((Path(handle.run_dir) / "exit_code").read_text().strip())
         except (FileNotFoundError, ValueError):
-            return PollResult("lost", detail=f"process {handle.pid} is gone and left no exit code")
+            return PollResult("lost", detail=N_("process %(pid)s is gone and left no exit code", pid=handle.pid))
         return PollResult("exited", exit_code=code)
 
     def poll_many(self, handles):

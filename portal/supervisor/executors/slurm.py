@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from portal.i18n import N_
 from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
 from portal.supervisor.executors.local import PORTAL_ENV, list_tree, read_range
 from portal.supervisor.executors.slurm_text import (
@@ -179,12 +180,14 @@ class SlurmExecutor(Executor):
                 raise
             fields = self._accounted(handle.job_id)
             if fields is None:
-                return PollResult("lost", detail=f"Slurm no longer knows job {handle.job_id} and it left no exit code")
+                return PollResult("lost", detail=N_("Slurm no longer knows job %(job)s and it left no exit code",
+                                                        job=handle.job_id))
         state = fields.get("JobState", "UNKNOWN")
         if state == "PENDING":  # requeued between squeue and now
-            return PollResult("pending", detail=f"Slurm job {handle.job_id} is waiting in the queue")
+            return PollResult("pending", detail=N_("Slurm job %(job)s is waiting in the queue", job=handle.job_id))
         if state in ACTIVE_STATES:
-            return PollResult("running", detail=f"Slurm job {handle.job_id} on {fields.get('NodeList', '?')}")
+            return PollResult("running", detail=N_("Slurm job %(job)s on %(nodes)s", job=handle.job_id,
+                                                    nodes=fields.get("NodeList", "?")))
         reason = fields.get("Reason", "None")
         detail = f"Slurm job {handle.job_id} ended {state}" + (f" ({reason})" if reason != "None" else "")
         return PollResult("exited", exit_code=exit_code_of(state, fields.get("ExitCode", "")), detail=detail)
@@ -226,10 +229,11 @@ class SlurmExecutor(Executor):
             if code is not None:  # the wrapper's word is the truth, even while Slurm still tidies up
                 results[key] = PollResult("exited", exit_code=code)
             elif state == "PENDING":
-                why = "" if reason == "None" else f": {reason}"
-                results[key] = PollResult("pending", detail=f"Slurm job {handle.job_id} is waiting in the queue{why}")
+                results[key] = PollResult("pending", detail=N_(
+                    "Slurm job %(job)s is waiting in the queue", job=handle.job_id) if reason == "None" else N_(
+                    "Slurm job %(job)s is waiting in the queue: %(reason)s", job=handle.job_id, reason=reason))
             elif state in ACTIVE_STATES:
-                results[key] = PollResult("running", detail=f"Slurm job {handle.job_id} on {nodes}",
+                results[key] = PollResult("running", detail=N_("Slurm job %(job)s on %(nodes)s", job=handle.job_id, nodes=nodes),
                                           gpus=self._job_gpus(handle) if state == "RUNNING" else None)
             else:
                 try:
