@@ -52,5 +52,5 @@ def docs():
 
 # the domain modules register their routes on `bp` when imported
 from portal.api import (  # noqa: E402,F401
-    cluster, configs, datasets, deid, deid_jobs, deployments, gpus, health, me, notifications, projects, run_compare,
-    runs, tokens, uploads)
+    cluster, configs, datasets, deid, deid_jobs, deployments, gpus, health, me, notifications, projects, run_cleanup,
+    run_compare, runs, tokens, uploads)

@@ -11,7 +11,7 @@ from portal.api.schemas import Id, Int32, Timestamp
 from portal.api.spec import operation
 from portal.errors import NotFound
 from portal.i18n import _l
-from portal.runs import metrics, output, services
+from portal.runs import cleanup, metrics, output, services
 
 NOT_FOUND = {404: "No such run"}
 
@@ -173,11 +173,15 @@ class ArtifactInfo(BaseModel):
     size: int
     modified_at: Timestamp | None
     tags: list[str]
+    step: int | None = Field(None, description="a checkpoint's step")
+    metric: str | None = Field(None, description="the metric of the project's clean-up policy (default eval_loss)")
+    metric_value: float | None = Field(None, description="that metric at the checkpoint's step")
 
     @classmethod
-    def of(cls, a) -> "ArtifactInfo":
+    def of(cls, a, checkpoint=None, metric: str | None = None) -> "ArtifactInfo":
+        extra = {"step": checkpoint.step, "metric": metric, "metric_value": checkpoint.metric} if checkpoint else {}
         return cls(id=a.id, run_id=a.run_id, path=a.path, kind=a.kind, size=a.size, modified_at=a.modified_at,
-                   tags=a.tags or [])
+                   tags=a.tags or [], **extra)
 
 
 class ArtifactPatch(BaseModel):
@@ -257,7 +261,10 @@ def push_metrics(run_id: int, body: MetricBatch):
 @operation(bp, "GET", "/v1/runs/<int:run_id>/artifacts", summary="Artifacts of a run", tag="runs",
            response=list[ArtifactInfo], errors=NOT_FOUND)
 def run_artifacts(run_id: int):
-    return [ArtifactInfo.of(a) for a in services.list_artifacts(run_id)]
+    """Checkpoints come with their step and the clean-up policy's metric at that step; sizes are folder totals."""
+    run = services.get_run(run_id)
+    checkpoints, metric = {c.path: c for c in cleanup.describe(run)}, cleanup.policy_metric(run)
+    return [ArtifactInfo.of(a, checkpoints.get(a.path), metric) for a in services.list_artifacts(run_id)]
 
 
 @operation(bp, "PATCH", "/v1/artifacts/<int:artifact_id>", summary="Tag an artifact", tag="runs",

@@ -52,7 +52,7 @@ def missing_to_start(project: Project, files: dict[str, str] | None = None) -> l
     executor = executors.get(run_settings["executor"])
     container = run_settings["container"] if executor.uses_container else None
     where = executor.plan("check", project.name, 0, run_settings["workdir"], container).workdir
-    program = command.render(run_settings["start_command"], _placeholders(files, None))[0]
+    program = command.render(run_settings["start_command"], _placeholders(files))[0]
     return _missing_resources(files) + executor.missing(where, program, container)
 
 
@@ -92,7 +92,8 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     run.folder = f"{run.id}-{secrets.token_hex(4)}"
     plan = executor.plan(run.folder, project.name, number, run_settings["workdir"], container)
     run.workdir, run.output_dir, run.container = plan.workdir, plan.output_dir, plan.container
-    run.argv = command.render(run_settings["start_command"], _placeholders(files, run))
+    topology = executor.topology(executor.freeze(run.folder, project.name), run.id, gpu_count)
+    run.argv = command.render(run_settings["start_command"], _placeholders(files, run, topology))
     run.snapshot = snapshot.build(run, files, run.env, same_as["config"] if same_as else None)
     log_event(run, N_("queued by %(who)s", who=who(created_by)))
     db.session.commit()
@@ -104,15 +105,16 @@ def who(user_id: int | None) -> str:
     return user.username if user else "the portal"
 
 
-def _placeholders(files: dict[str, str], run: Run | None) -> dict[str, str]:
+def _placeholders(files: dict[str, str], run: Run | None = None, topology: dict | None = None) -> dict[str, str]:
     """The start command's values (`run` None: before it exists, to check the program)."""
     training = _settings().training_dir
-    return {
-        "config": files["config"], "dataset": files["dataset"],
-        "config_path": str(resolve_under(training, files["config"], "training_yaml_name")),
-        "dataset_path": str(resolve_under(training, files["dataset"], "dataset_name")),
-        "output_dir": run.output_dir if run else "", "run_id": str(run.id) if run else "",
-    }
+    values = dict.fromkeys(command.PLACEHOLDERS, "")
+    values.update(config=files["config"], dataset=files["dataset"],
+                  config_path=str(resolve_under(training, files["config"], "training_yaml_name")),
+                  dataset_path=str(resolve_under(training, files["dataset"], "dataset_name")))
+    if run is not None:
+        values.update(output_dir=run.output_dir, run_id=str(run.id), **(topology or {}))
+    return values
 
 
 def command_text(run: Run) -> str:

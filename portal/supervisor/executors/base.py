@@ -18,6 +18,8 @@ from typing import ClassVar, Iterator, Literal
 # It first lets go of the stdio it was started with: a detached `docker exec` whose process
 # keeps them open makes dockerd hold the container's next exec for seconds. A program that is
 # not there is named plainly (sh's own message would show the wrapper's internals).
+MASTER_PORT_BASE = 20000  # torch.distributed rendezvous ports: MASTER_PORT_BASE + a run's (or job's) id % 20000
+
 WRAPPER = r"""
 exec </dev/null >/dev/null 2>&1
 run_dir=$1; workdir=$2; shift 2
@@ -118,6 +120,17 @@ class Executor(ABC):
     @abstractmethod
     def plan(self, folder: str, project: str, number: int, workdir: str, container: str | None) -> Plan:
         """Paths of a new run of `project` (its `number`), from the project's settings."""
+
+    def freeze(self, folder: str, project: str) -> dict:
+        """Keep in the new run's folder what it must not take from later edits of its project
+        (a scheduler's settings), and return it; nothing for executors that need none."""
+        return {}
+
+    def topology(self, frozen: dict, run_id: int, gpu_count: int) -> dict[str, str]:
+        """The start command's {nodes}, {gpus_per_node}, {master_addr}, {master_port}: one host here,
+        so a multi-node template also runs on one machine (a port per run, so two runs never share one)."""
+        return {"nodes": "1", "gpus_per_node": str(gpu_count), "master_addr": "127.0.0.1",
+                "master_port": str(MASTER_PORT_BASE + run_id % 20000)}
 
     @abstractmethod
     def log_path(self, folder: str) -> Path:
