@@ -41,7 +41,8 @@ lora_rank: 8
 lora_target: all
 
 ### dataset
-dataset: identity            # names from datasets/dataset_info.json, comma-separated
+dataset: identity            # names from {dataset_dir}/dataset_info.json, comma-separated
+dataset_dir: {dataset_dir}
 template: qwen
 cutoff_len: 2048
 max_samples: 1000
@@ -60,3 +61,8 @@ lr_scheduler_type: cosine
 warmup_ratio: 0.1
 bf16: true
 """
+
+
+def starter(dataset_dir) -> str:
+    """A new config's text, its `dataset_dir` where the portal registers datasets."""
+    return STARTER.format(dataset_dir=dataset_dir)

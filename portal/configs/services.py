@@ -91,27 +91,45 @@ def file_path(name: str) -> Path:
     return resolve_under(_settings().training_dir, f"configs/{name}.yaml", "config")
 
 
-def known_datasets() -> tuple[set[str] | None, str]:
-    """Dataset names registered in `datasets/dataset_info.json`, or None and why not."""
+def known_datasets(dataset_dir: str = "datasets") -> tuple[set[str] | None, str]:
+    """Dataset names in `<dataset_dir>/dataset_info.json`, the file LLaMA-Factory reads, or None and why not.
+
+    LLaMA-Factory takes a relative one from the run's working dir, which a config alone does
+    not know: the portal takes it from the training dir (where configs and datasets live). An
+    absolute one is read when it is inside the training dir; one outside is not read (user
+    paths stay in their root).
+    """
+    shown = f"{dataset_dir.rstrip('/')}/dataset_info.json"
+    root = _settings().training_dir.resolve()
     try:
-        path = resolve_under(_settings().training_dir, "datasets/dataset_info.json", "dataset_info.json")
+        folder = Path(dataset_dir)
+        if folder.is_absolute():
+            if not folder.resolve().is_relative_to(root):
+                return None, gettext("dataset_dir %(dir)s is outside the training dir %(root)s", dir=dataset_dir,
+                                     root=str(root))
+            folder = folder.resolve().relative_to(root)
+        path = resolve_under(root, f"{folder.as_posix()}/dataset_info.json", "dataset_dir")
         if path.stat().st_size > MAX_INFO_BYTES:
-            return None, gettext("datasets/dataset_info.json is too large to read")
+            return None, gettext("%(file)s is too large to read", file=shown)
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None, gettext("datasets/dataset_info.json does not exist yet")
+        return None, gettext("%(file)s does not exist (the portal registers datasets in %(ours)s; set dataset_dir: "
+                             "%(dir)s)", file=shown, ours="datasets/dataset_info.json", dir=str(datasets_dir()))
     except (Invalid, OSError, ValueError) as error:
-        return None, gettext("datasets/dataset_info.json cannot be read (%(error)s)",
-                             error=getattr(error, "message", error))
+        return None, gettext("%(file)s cannot be read (%(error)s)", file=shown, error=getattr(error, "message", error))
     if not isinstance(info, dict):
-        return None, gettext("datasets/dataset_info.json is not a JSON object")
+        return None, gettext("%(file)s is not a JSON object", file=shown)
     return set(info), ""
+
+
+def datasets_dir() -> Path:
+    """Where the portal registers datasets: the `dataset_dir` a config should name."""
+    return _settings().training_dir / "datasets"
 
 
 def check_content(content: bytes | str) -> validate.Checked:
     """Validate a document as a config; raises ConfigInvalid (422) or TooLarge (413)."""
-    known, reason = known_datasets()
-    return validate.check(content, _settings().max_config_bytes, known, reason)
+    return validate.check(content, _settings().max_config_bytes, known_datasets)
 
 
 def _write_file(path: Path, raw: bytes) -> None:

@@ -1,12 +1,18 @@
 """Checks a training YAML before it is stored: safe parsing, bounded size and expansion.
 
+Values are read as LLaMA-Factory reads them: it loads YAML with OmegaConf (`hparams/parser.py`),
+whose loader is SafeLoader plus a float rule for `1e-4` (a string to PyYAML), without dates
+(`2024-01-01` stays a string) and refusing a key repeated in one mapping ("found duplicate
+key"). The loader below copies those rules from OmegaConf 2.3/2.4 (`get_yaml_loader`), so the
+portal does not depend on it; tests compare it with OmegaConf itself.
+
 Only `yaml.SafeLoader` is used, so no tag can build Python objects. A document is composed
 into nodes first and measured before anything is constructed: aliases let a few hundred bytes
 describe a billion values ("billion laughs"), and composing keeps each aliased node once, so
 the measure is cheap while the expansion it reports is bounded. Every problem carries the
 line and column a user can jump to.
 """
-import math
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -14,19 +20,12 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from portal.configs import llamafactory
 from portal.errors import Invalid, TooLarge
 from portal.i18n import _l, gettext
 
 MAX_DEPTH = 64  # LLaMA-Factory configs are flat; deeper nesting is a mistake or an attack
 MAX_VALUES = 100_000  # values after alias expansion; real configs have a few dozen
-SUMMARY_KEYS = (
-    "model_name_or_path", "adapter_name_or_path", "stage", "do_train", "finetuning_type", "lora_rank",
-    "lora_alpha", "lora_target", "quantization_bit", "dataset", "eval_dataset", "template", "cutoff_len",
-    "max_samples", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-    "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "bf16", "fp16", "deepspeed",
-    "output_dir",
-)
-_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclass(frozen=True)
@@ -93,9 +92,20 @@ def _checked(construct):
 
 
 for _tag, _construct in (("int", yaml.SafeLoader.construct_yaml_int),
-                         ("float", yaml.SafeLoader.construct_yaml_float),
-                         ("timestamp", yaml.SafeLoader.construct_yaml_timestamp)):
+                         ("float", yaml.SafeLoader.construct_yaml_float)):
     _BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _checked(_construct))
+
+# OmegaConf's float rule (omegaconf/_utils.py 2.3, _yaml.py 2.4): also `1e-4`, `1_000.5e3`
+_BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?:
+     [-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+    |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+_BoundedLoader.yaml_implicit_resolvers = {  # and no dates: OmegaConf leaves them strings
+    first: [(tag, rule) for tag, rule in rules if tag != "tag:yaml.org,2002:timestamp"]
+    for first, rules in _BoundedLoader.yaml_implicit_resolvers.items()}
 
 
 def _children(node: Node) -> list[Node]:
@@ -140,6 +150,8 @@ def _measure(root: Node, text: str) -> None:
             continue
         if key in open_nodes:  # reached again from inside itself
             raise ConfigInvalid([_problem_at(node, gettext("an alias refers to a node that contains it"), text)])
+        if isinstance(node, MappingNode):
+            _refuse_duplicates(node, text)
         open_nodes.add(key)
         stack.append((node, True))
         stack.extend((kid, False) for kid in _children(node) if id(kid) not in size)
@@ -191,8 +203,8 @@ def decode(data: bytes | str, max_bytes: int) -> str:
         raise ConfigInvalid([Problem(gettext("not valid UTF-8 text"), line, column, "encoding")]) from None
 
 
-def load(text: str) -> tuple[dict, list[str]]:
-    """Parse one YAML mapping; returns it and warnings about its shape (duplicate keys)."""
+def load(text: str) -> dict:
+    """Parse one YAML mapping as LLaMA-Factory will read it."""
     loader = None
     try:
         loader = _BoundedLoader(text)  # its reader already refuses control characters
@@ -213,73 +225,27 @@ def load(text: str) -> tuple[dict, list[str]]:
     finally:
         if loader is not None:
             loader.dispose()
-    return data, _duplicates(node)
+    return data
 
 
-def _duplicates(node: MappingNode) -> list[str]:
+def _refuse_duplicates(node: MappingNode, text: str) -> None:
+    """OmegaConf refuses a plain key written twice in one mapping; so does the portal, at its line."""
     seen: dict[str, int] = {}
-    found = []
     for key, _value in node.value:
-        if not isinstance(key.value, str):
+        if key.tag != "tag:yaml.org,2002:str":  # as OmegaConf: merge keys (<<) and non-string keys are skipped
             continue
-        line = key.start_mark.line + 1
         if key.value in seen:
-            found.append(gettext("line %(line)s: key %(key)s is repeated (first on line %(first)s); the last one wins",
-                                 line=line, key=repr(key.value), first=seen[key.value]))
-        seen.setdefault(key.value, line)
-    return found
+            raise ConfigInvalid([_problem_at(key, gettext(
+                "key %(key)s is repeated (first on line %(first)s); LLaMA-Factory's YAML reader (OmegaConf) refuses "
+                "the file (\"found duplicate key\")", key=repr(key.value), first=seen[key.value]), text)])
+        seen[key.value] = key.start_mark.line + 1
 
 
-def _json_safe(value):
-    # `.nan` and `.inf` are valid YAML floats but not JSON, which PostgreSQL and browsers refuse
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value if isinstance(value, _SCALARS) else str(value)
+def check(data: bytes | str, max_bytes: int, lookup: llamafactory.DatasetLookup) -> Checked:
+    """Decode, parse and measure a document; its summary and warnings when it is usable.
 
-
-def summarize(data: dict) -> dict:
-    """The keys people look for first, in a fixed order, as JSON-safe values."""
-    summary = {}
-    for key in SUMMARY_KEYS:
-        if key in data:
-            value = data[key]
-            if isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
-                summary[key] = [_json_safe(v) for v in value]
-            else:
-                summary[key] = _json_safe(value)
-    return summary
-
-
-def dataset_names(data: dict, key: str = "dataset") -> list[str]:
-    """`dataset: a, b` or a YAML list, as LLaMA-Factory splits it."""
-    value = data.get(key)
-    if isinstance(value, str):
-        return [name.strip() for name in value.split(",") if name.strip()]
-    if isinstance(value, list):
-        return [str(name).strip() for name in value if str(name).strip()]
-    return []
-
-
-def warnings(data: dict, known_datasets: set[str] | None, unknown_reason: str = "") -> list[str]:
-    """What would likely break a run, without refusing the config."""
-    found = []
-    names = dataset_names(data) + dataset_names(data, "eval_dataset")
-    if names and known_datasets is None:
-        found.append(gettext("dataset names cannot be checked: %(reason)s", reason=unknown_reason))
-    elif names:
-        found += [gettext("dataset %(name)s is not in datasets/dataset_info.json", name=repr(name))
-                  for name in dict.fromkeys(names) if name not in known_datasets]
-    if "model_name_or_path" not in data:
-        found.append(gettext("model_name_or_path is not set"))
-    if data.get("bf16") is True and data.get("fp16") is True:
-        found.append(gettext("bf16 and fp16 are both true; choose one"))
-    return found
-
-
-def check(data: bytes | str, max_bytes: int, known_datasets: set[str] | None = None,
-          unknown_reason: str = "") -> Checked:
-    """Decode, parse and measure a document; its summary and warnings when it is usable."""
+    `lookup(dataset_dir)` gives the dataset names LLaMA-Factory will find there (or None and why).
+    """
     text = decode(data, max_bytes)
-    mapping, shape_warnings = load(text)
-    return Checked(text, mapping, summarize(mapping), shape_warnings + warnings(mapping, known_datasets,
-                                                                                 unknown_reason))
+    mapping = load(text)
+    return Checked(text, mapping, llamafactory.summarize(mapping), llamafactory.warnings(mapping, lookup))

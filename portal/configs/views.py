@@ -3,7 +3,7 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal.configs import services
-from portal.configs.forms import STARTER, ConfigForm, NewConfigForm, UploadForm
+from portal.configs.forms import ConfigForm, NewConfigForm, UploadForm, starter
 from portal.configs.limits import limit_request
 from portal.configs.validate import ConfigInvalid, Problem
 from portal.errors import PortalError
@@ -48,7 +48,7 @@ def _save(form, save, config=None):
 def create():
     form = NewConfigForm()
     if request.method == "GET":
-        form.content.data = STARTER
+        form.content.data = starter(services.datasets_dir())
         return _editor(form)
     if not form.validate():
         errors = [f"{form[name].label.text}: {msg}" for name, msgs in form.errors.items() for msg in msgs]

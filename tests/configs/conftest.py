@@ -11,6 +11,7 @@ do_train: true
 finetuning_type: lora
 lora_rank: 8
 dataset: alpaca_zh, missing_set
+dataset_dir: datasets
 template: qwen
 cutoff_len: 2048
 learning_rate: 1.0e-4

@@ -173,6 +173,7 @@ def test_summary_and_dataset_warnings(client, token, training):
     assert config["summary"]["learning_rate"] == 0.0001 and config["summary"]["bf16"] is True
     assert config["warnings"] == ["dataset 'missing_set' is not in datasets/dataset_info.json"]
     listed = put(client, token["operator"], "listed", "model_name_or_path: m\ndataset: [identity, nope]\n"
+                                                      "dataset_dir: datasets\n"
                                                       "eval_dataset: alpaca_zh\nbf16: true\nfp16: true\n").get_json()
     assert listed["warnings"] == ["dataset 'nope' is not in datasets/dataset_info.json",
                                   "bf16 and fp16 are both true; choose one"]
@@ -180,10 +181,14 @@ def test_summary_and_dataset_warnings(client, token, training):
     assert "cannot be checked" in detail(client, token["viewer"], "sft")["warnings"][0]
 
 
-def test_duplicate_keys_are_a_warning(client, token, training):
-    body = put(client, token["operator"], "dup", "model_name_or_path: a\nstage: sft\nstage: pt\n").get_json()
-    assert body["summary"]["stage"] == "pt"
-    assert body["warnings"] == ["line 3: key 'stage' is repeated (first on line 2); the last one wins"]
+def test_duplicate_keys_are_refused_as_omegaconf_refuses_them(client, token, training):
+    response = put(client, token["operator"], "dup", "model_name_or_path: a\nstage: sft\nstage: pt\n")
+    assert response.status_code == 422
+    problem = response.get_json()["detail"][0]
+    assert (problem["line"], problem["column"]) == (3, 1)
+    assert problem["msg"].startswith("line 3, column 1: key 'stage' is repeated (first on line 2)")
+    nested = put(client, token["operator"], "dup", "model: m\npeft_config:\n  name: lora\n  r: 8\n  r: 16\n")
+    assert nested.status_code == 422 and nested.get_json()["detail"][0]["line"] == 5
 
 
 def test_list_is_searchable_and_paged(client, token, training):
@@ -272,4 +277,4 @@ def test_summary_values_are_json_safe(client, token, training):
     body = put(client, token["operator"], "odd", "model_name_or_path: m\nlearning_rate: .nan\n"
                                                   "output_dir: 2024-01-01\ndataset: [alpaca_zh, .inf]\n").get_json()
     assert body["summary"] == {"model_name_or_path": "m", "learning_rate": "nan", "output_dir": "2024-01-01",
-                               "dataset": ["alpaca_zh", "inf"]}
+                               "dataset": ["alpaca_zh", "inf"], "dataset_dir": "data"}

@@ -26,14 +26,14 @@ def test_config_page_numbers_lines_and_shows_summary_warnings_versions(client, a
     auth.login("viewer")
     page = client.get("/ui/configs/sft").get_data(as_text=True)
     assert '<pre class="numbered">' in page and '<span id="L1" class="ln">### model</span>' in page
-    assert '<span id="L16" class="ln">seed: 7</span>' in page
+    assert '<span id="L17" class="ln">seed: 7</span>' in page
     summary = page.index("<dt>model_name_or_path</dt>"), page.index("<dt>stage</dt>"), page.index("<dt>bf16</dt>")
     assert list(summary) == sorted(summary)  # the fixed order of the summary keys
     assert "dataset &#39;missing_set&#39; is not in datasets/dataset_info.json" in page
     assert 'href="/ui/configs/sft/versions/1"' in page and 'href="/ui/configs/sft/versions/2"' in page
     assert 'id="edit-config"' not in page
     version = client.get("/ui/configs/sft/versions/1").get_data(as_text=True)
-    assert "seed: 7" not in version and '<span id="L15" class="ln">bf16: true</span>' in version
+    assert "seed: 7" not in version and '<span id="L16" class="ln">bf16: true</span>' in version
     assert client.get("/ui/configs/nope").status_code == 404
 
 
