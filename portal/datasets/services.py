@@ -5,12 +5,14 @@ import uuid
 
 from sqlalchemy import or_, select, update
 
+from portal.configs.models import TrainConfig
 from portal.datasets import llamafactory, paths
 from portal.datasets.models import Dataset, DatasetFile
 from portal.datasets.validate import Result, validate
 from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
 from portal.i18n import _l
+from portal.projects.models import Project
 from portal.timeutil import utcnow
 
 EDITABLE = ("type", "description", "task_type", "metadata", "train_config")
@@ -96,6 +98,24 @@ def delete_dataset(dataset_id: str) -> None:
     db.session.delete(dataset)
     db.session.commit()
     shutil.rmtree(paths.dataset_dir(name), ignore_errors=True)
+
+
+def used_by(dataset: Dataset) -> dict[str, list[str]]:
+    """Who would lose this dataset with it: projects naming one of its files, and configs whose
+    `dataset`/`eval_dataset` ask LLaMA-Factory for one of its dataset_info.json entries."""
+    folder = f"datasets/{dataset.name}/"
+    projects = db.session.scalars(select(Project.name).where(or_(Project.dataset_name.startswith(folder),
+                                                                 Project.dataset_name.startswith("./" + folder)))
+                                  .order_by(Project.name))
+    entries = {f.registered_as for f in dataset.files if f.registered_as}
+    configs = []
+    for name, summary in db.session.execute(select(TrainConfig.name, TrainConfig.summary).order_by(TrainConfig.name)):
+        asked = [(summary or {}).get(key) or [] for key in ("dataset", "eval_dataset")]
+        names = {n.strip() for value in asked for n in (value.split(",") if isinstance(value, str) else value)
+                 if isinstance(n, str)}
+        if names & entries:
+            configs.append(name)
+    return {"projects": list(projects), "configs": configs}
 
 
 def status(dataset: Dataset) -> str:

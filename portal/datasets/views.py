@@ -58,6 +58,7 @@ def show(dataset_id: str):
     return render("datasets/show.html", block="files" if fragment else None, fragment=fragment,
                   dataset=dataset, files=files, flying=flying, live=live, form=form,
                   status=services.status(dataset), train_config=services.train_config(dataset),
+                  used_by=None if fragment else services.used_by(dataset),
                   relative=paths.relative, section="datasets")
 
 
@@ -75,9 +76,13 @@ def edit(dataset_id: str):
 
 @bp.post("/<dataset_id>/delete")
 def delete(dataset_id: str):
-    name = services.get_dataset(dataset_id).name
+    dataset = services.get_dataset(dataset_id)
+    name, users = dataset.name, services.used_by(dataset)
     services.delete_dataset(dataset_id)
     flash(_("Dataset %(name)s and its files deleted.", name=name), "info")
+    if users["projects"] or users["configs"]:
+        flash(_("These still name it and need another dataset: projects %(projects)s; configs %(configs)s.",
+                projects=", ".join(users["projects"]) or "—", configs=", ".join(users["configs"]) or "—"), "warning")
     return redirect(url_for("datasets.index"))
 
 
