@@ -36,7 +36,8 @@ done
 """
 READ = 'tail -c +"$1" "$2" 2>/dev/null | head -c "$3"'
 SIGNAL = 'kill -s "$1" -- "-$2" 2>/dev/null || kill -s "$1" "$2" 2>/dev/null; true'
-LIST = r'find "$1" -mindepth 1 -maxdepth "$2" -printf "%P\t%s\t%T@\t%y\n" 2>/dev/null; true'
+# symlinks are left out, as on the host (list_tree): what one points at is not the run's
+LIST = r'find "$1" -mindepth 1 -maxdepth "$2" ! -type l -printf "%P\t%s\t%T@\t%y\n" 2>/dev/null; true'
 # a checkpoint clean-up inside the container: paths relative to the output dir, none with `..`,
 # none through a symlink (rm -rf removes a symlink itself, never what it points at)
 REMOVE = r"""
