@@ -1,11 +1,13 @@
 """The one function that changes a deployment's status (the runs' pattern, `portal/runs/transitions.py`).
 
-The shared race rule (`portal/supervisor/transition.py`), the event row, and for an end the
+The shared race rule (`portal/supervisor/transition.py`), the event row, the notification
+outbox's event, and for an end the
 release of its GPUs and port, in the caller's transaction; the supervisor's commits are fenced by
 the lease.
 """
 from portal.deployments.models import ENDED, Deployment, DeploymentEvent
 from portal.extensions import db
+from portal.notify import outbox
 from portal.supervisor import placement, ports
 from portal.supervisor.transition import conditional_update, said
 from portal.timeutil import utcnow
@@ -19,9 +21,11 @@ def transition(item: Deployment, to: str, allowed: tuple[str, ...], message, lev
     """
     if to in ENDED:
         values = {"stopped_at": utcnow(), "health_ok": False, **values}
+    before = item.status
     if not conditional_update(item, to, allowed, when, **values):
         return False
     log_event(item, message, level)
+    outbox.deployment_changed(item, before, message, values)
     if to in ENDED:
         placement.release("deployment", item.id)
         ports.release("deployment", item.id)

@@ -6,6 +6,7 @@ not at all, and a crash between the change and a delivery loses nothing: the sup
 delivers what the outbox holds. The payload is a snapshot of the row as the change left it.
 """
 from portal.extensions import db
+from portal.i18n import english
 from portal.notify.models import Event
 from portal.timeutil import as_utc, utcnow
 
@@ -21,16 +22,8 @@ def _seconds(start, end) -> float | None:
     return round((as_utc(end or utcnow()) - as_utc(start)).total_seconds(), 1)
 
 
-def _english(message) -> str:
-    """A stored message (`N_()` dict) in English, as the API reads it; a plain string as it is."""
-    if isinstance(message, dict):
-        params = message.get("params") or {}
-        return message["msgid"] % params if params else message["msgid"]
-    return str(message or "")
-
-
 def _reason(message) -> dict:
-    return {"reason": _english(message)[:500], "reason_i18n": message if isinstance(message, dict) else None}
+    return {"reason": english(message)[:500], "reason_i18n": message if isinstance(message, dict) else None}
 
 
 def run_snapshot(run, message="") -> dict:

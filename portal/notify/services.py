@@ -7,7 +7,7 @@ out the deliveries that are due, and record each attempt with its retry time (ba
 """
 import re
 from datetime import timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -53,8 +53,9 @@ def get_channel(channel_id: int) -> Channel:
 def masked_url(url: str) -> str:
     """The URL as shown: query values (the robots' access tokens and keys) cut to their first 4 characters."""
     parts = urlsplit(url)
-    query = [(name, value[:4] + "…" if len(value) > 4 else value) for name, value in parse_qsl(parts.query)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="…")))
+    query = "&".join(f"{name}={value[:4]}…" if len(value) > 4 else f"{name}={value}"
+                     for name, value in parse_qsl(parts.query))
+    return urlunsplit(parts._replace(query=query))
 
 
 def _check(kind: str, url: str, recipients: list[str], events: list[str], projects: list[str], language: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 from portal.errors import Invalid
 from portal.extensions import db
 from portal.i18n import _l
+from portal.notify import rules
 from portal.runs.models import Metric, Run
 from portal.runs.services import get_run
 from portal.timeutil import as_utc
@@ -29,6 +30,7 @@ def record_many(run: Run, points: list[tuple[int | None, dict[str, float]]]) -> 
     """Add (step, values) points in one INSERT and update the run's latest values once."""
     rows = [{"run_id": run.id, "key": key, "step": step if step is not None else (run.step or 0), "value": value}
             for step, values in points for key, value in values.items() if math.isfinite(value)]
+    rules.on_points(run, points)  # a channel's rules see NaN and inf too, in this transaction
     if not rows:
         return
     with db.session.no_autoflush:  # no UPDATE of the run before every INSERT

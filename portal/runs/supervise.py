@@ -183,7 +183,7 @@ def _apply(run: Run, events) -> None:
             run.progress = min(1.0, max(0.05, event.n / event.total))
             run.eta_seconds = event.eta_seconds
         elif isinstance(event, Metrics):
-            points.append((event.step, event.values))
+            points.append((event.step, {**event.values, **event.nonfinite}))  # record_many stores finite ones
     metrics.record_many(run, points)  # one INSERT per batch: a chatty run costs one statement
 
 

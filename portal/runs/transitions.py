@@ -1,11 +1,13 @@
 """The one function that changes a run's status.
 
 The race rule is `portal/supervisor/transition.py`'s; here is what it means for a run: the
-event row in the same transaction, and at an end its end time and the release of its GPUs. The
+event row and the notification outbox's event in the same transaction, and at an end its end
+time and the release of its GPUs. The
 caller commits. The result says whether it won; a lost race leaves the row as the winner wrote it
 and the in-memory run refreshed to match.
 """
 from portal.extensions import db
+from portal.notify import outbox
 from portal.runs.models import ENDED, Run, RunLog
 from portal.supervisor import placement
 from portal.supervisor.transition import conditional_update, said
@@ -21,9 +23,11 @@ def transition(run: Run, to: str, allowed: tuple[str, ...], message, level: str 
     """
     if to in ENDED:
         values = {"ended_at": utcnow(), "eta_seconds": None, **values}
+    before = run.status
     if not conditional_update(run, to, allowed, when, **values):
         return False
     log_event(run, message, level)
+    outbox.run_changed(run, before, message)
     if to in ENDED:
         placement.release("run", run.id)
     return True

@@ -17,7 +17,7 @@ import ast
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,20 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Finite numeric values logged at `step` (None when no training step is known yet)."""
+    """Finite numeric values logged at `step` (None when no training step is known yet).
+
+    NaN and inf are no points, but a diverging run must be noticed (notification rules): they
+    are kept apart in `nonfinite`.
+    """
 
     step: int | None
     values: dict[str, float]
+    nonfinite: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def _measured(step: int | None, values: dict[str, float]) -> Metrics:
+    finite = {k: v for k, v in values.items() if math.isfinite(v)}
+    return Metrics(step, finite, {k: v for k, v in values.items() if not math.isfinite(v)})
 
 
 Event = Progress | Metrics
@@ -51,7 +61,7 @@ _BAR = re.compile(rb"%\|[^|\n]*\| *(\d+)/(\d+) *\[\d+(?::\d+)+<(\d+(?::\d+)+|\?)
 # str(timedelta) as LLaMA-Factory writes it ("1 day, 2:03:04") and tqdm's "MM:SS" / "H:MM:SS".
 _DURATION = re.compile(r"(?:(\d+) days?, )?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)")
 # repr() of a float dict writes nan/inf bare, which literal_eval rejects; quoting them keeps
-# the rest of a diverged run's dict (the non-finite value itself is dropped like any string)
+# the rest of a diverged run's dict (the non-finite value itself is kept apart, see `Metrics`)
 _BARE_NONFINITE = re.compile(r"(?<=: )(-?(?:nan|inf))(?=[,}])")
 _JSON = json.JSONDecoder()
 _TRAINER_LOG_NAMES = {"loss": "loss", "eval_loss": "eval_loss", "predict_loss": "predict_loss",
@@ -69,7 +79,7 @@ def parse_duration(text: str) -> float | None:
 
 
 def _number(value: object, strings: bool) -> float | None:
-    """`value` as a finite float: ints and floats, and numeric strings when `strings`."""
+    """`value` as a float (NaN and inf too): ints and floats, and numeric strings when `strings`."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     if isinstance(value, str) and not strings:
@@ -78,7 +88,7 @@ def _number(value: object, strings: bool) -> float | None:
         number = float(value)
     except (ValueError, OverflowError):
         return None
-    return number if math.isfinite(number) else None
+    return number
 
 
 def _is_count(value: object) -> bool:
@@ -161,7 +171,7 @@ def _json_metrics(text: str) -> list[Metrics]:
             values = {k: n for k, v in record.items()
                       if k != "step" and (n := _number(v, strings=False)) is not None}
             if values:
-                found.append(Metrics(step, values))
+                found.append(_measured(step, values))
     return found
 
 
@@ -226,7 +236,7 @@ class OutputParser(_LineStream):
                     # by tqdm's mininterval can lag, so with sub-0.1 s steps this may be early
                     step = self._n if self._total is not None else None
                     for values in _trainer_dicts(text):
-                        self._metrics(Metrics(step, values), events)
+                        self._metrics(_measured(step, values), events)
                 if '{"' in text and '"step"' in text:
                     for metrics in _json_metrics(text):
                         self._metrics(metrics, events)
@@ -294,5 +304,5 @@ class TrainerLogParser(_LineStream):
                     self._last = progress
                     events.append(progress)
             if values:
-                events.append(Metrics(step, values))
+                events.append(_measured(step, values))
         return events
