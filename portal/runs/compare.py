@@ -8,6 +8,7 @@ from sqlalchemy.orm import undefer
 from portal.errors import Invalid, NotFound
 from portal.extensions import db
 from portal.i18n import _l
+from portal.projects import services as projects
 from portal.runs import metrics
 from portal.runs.models import Metric, Run
 from portal.runs.services import duration
@@ -90,21 +91,40 @@ def _summary(run: Run, keys: list[str], extremes) -> dict:
             "duration_seconds": duration(run), "started_at": run.started_at, "final": final, "best": best}
 
 
-def compare(ids: list[int], keys: list[str], max_points: int = 2000) -> dict:
-    """Runs `ids` side by side: summaries, each key's series (downsampled in SQL), config difference."""
+def load(ids: list[int]) -> list[Run]:
+    """Runs `ids` in that order, their snapshots loaded; NotFound naming every missing one."""
     found = {run.id: run for run in db.session.scalars(select(Run).options(undefer(Run.snapshot))
                                                         .where(Run.id.in_(ids)))}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound(_l("runs not found: %(ids)s", ids=", ".join(map(str, missing))))
-    runs = [found[i] for i in ids]
+    return [found[i] for i in ids]
+
+
+def latest_of(project_name: str) -> list[int]:
+    """The ids of a project's latest MAX_RUNS runs, oldest first (parallel coordinates of a project)."""
+    project = projects.get_project(project_name)
+    ids = db.session.scalars(select(Run.id).where(Run.project_id == project.id).order_by(Run.id.desc())
+                             .limit(MAX_RUNS)).all()
+    return sorted(ids)
+
+
+def overview(runs: list[Run], keys: list[str]) -> dict:
+    """The runs' summaries (status, duration, final and best of each key) and their config difference."""
     shown = keys or sorted({key for run in runs for key in (run.last_metrics or {})})[:MAX_KEYS]
-    extremes = _extremes(ids, shown)
-    drawn = metrics.series_many(runs, shown, max_points)
+    extremes = _extremes([run.id for run in runs], shown)
+    return {"runs": [_summary(run, shown, extremes) for run in runs], "keys": shown,
+            "groups": metrics.grouped(shown), "config_diff": config_diff(runs)}
+
+
+def compare(ids: list[int], keys: list[str], max_points: int = 2000) -> dict:
+    """Runs `ids` side by side: the overview and each key's series, downsampled in SQL."""
+    runs = load(ids)
+    result = overview(runs, keys)
+    drawn = metrics.series_many(runs, result["keys"], max_points)
     series, times = {}, {}
     for run in runs:
         start = as_utc(run.started_at or run.created_at).timestamp()
         series[str(run.id)] = {k: [list(p) for p in zip(s["steps"], s["values"])] for k, s in drawn[run.id].items()}
         times[str(run.id)] = {k: [round(t - start, 3) for t in s["times"]] for k, s in drawn[run.id].items()}
-    return {"runs": [_summary(run, shown, extremes) for run in runs], "keys": shown,
-            "groups": metrics.grouped(shown), "series": series, "times": times, "config_diff": config_diff(runs)}
+    return {**result, "series": series, "times": times}

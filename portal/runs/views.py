@@ -6,10 +6,14 @@ from portal.extensions import htmx
 from portal.i18n import gettext as _
 from portal.i18n import run_name
 from portal.rendering import render
+from portal.runs import compare as compare_runs
 from portal.runs import metrics, services, snapshot
 from portal.runs.models import ACTIVE, ENDED
 
 bp = Blueprint("runs", __name__, url_prefix="/ui/runs")
+# the charts' line colours (templates/runs/_chart_controls.html hands them to static/js/charts.js)
+COLORS = ("#3853d8", "#e8590c", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#f08c00", "#5c940d",
+          "#862e9c", "#1971c2", "#d6336c", "#495057")
 FILTERS = {"": None, "active": ",".join(ACTIVE), "ended": ",".join(ENDED), "failed": "failed,lost"}
 
 
@@ -19,6 +23,22 @@ def index():
     found = services.list_runs(status=FILTERS.get(chosen, chosen) or None, before=request.args.get("before", type=int))
     return render("runs/index.html", block="rows" if htmx.target == "run-rows" else None, runs=found,
                   chosen=chosen, filters=FILTERS, live=any(r.active for r in found), section="runs")
+
+
+@bp.get("/compare")
+def compare():
+    """Runs side by side; the choice is in the URL (ids=1,2,3, or a project's latest runs) to share it."""
+    if request.args.get("project"):
+        ids = compare_runs.latest_of(request.args["project"])
+    else:
+        raw = ",".join(request.args.getlist("ids"))
+        ids = compare_runs.parse_ids(raw) if raw else []
+        if len(request.args.getlist("ids")) > 1:  # a form without JavaScript sends ids=1&ids=2
+            return redirect(url_for("runs.compare", ids=",".join(map(str, ids))))
+    runs = compare_runs.load(ids) if ids else []
+    overview = compare_runs.overview(runs, []) if runs else {"runs": [], "keys": [], "groups": {}, "config_diff": []}
+    return render("runs/compare.html", ids=ids, overview=overview, project=request.args.get("project"),
+                  section="runs")
 
 
 @bp.get("/<int:run_id>")
@@ -72,4 +92,5 @@ def tag_artifact(artifact_id: int):
 
 bp.add_app_template_global(services.duration, "elapsed")
 bp.add_app_template_global(metrics.grouped, "metric_groups")
+bp.add_app_template_global(COLORS, "chart_colors")
 bp.add_app_template_global(services.command_text, "command_text")

@@ -1,8 +1,8 @@
 // Chart helpers shared by the run page and the comparison: uPlot charts of metric series with
 // hover values, EMA smoothing and a log scale, and the controls that drive them.
 window.PortalCharts = (() => {
-  const COLORS = ["#3853d8", "#e8590c", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#f08c00", "#5c940d",
-                  "#862e9c", "#1971c2", "#d6336c", "#495057"];
+  // the portal's line colours (portal/runs/views.py), read from the page by `controls`
+  let COLORS = ["#3853d8"];
   const HEIGHT = 240;
 
   const fmt = (v) => (v == null ? "—" : v === 0 ? "0" : Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3
@@ -43,7 +43,7 @@ window.PortalCharts = (() => {
       title, width: box.clientWidth || 600, height: HEIGHT,
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
       series: [{ label: xLabel, value: (u, v) => fmt(v) }, ...lines.map((l, i) => ({
-        label: l.label, stroke: l.color || COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
+        label: l.label, stroke: l.color || color(i), width: 1.5, spanGaps: true,
         value: (u, v) => fmt(v),
       }))],
       axes: [{ label: xLabel }, { size: 64, values: (u, vals) => vals.map(fmt) }],
@@ -53,7 +53,49 @@ window.PortalCharts = (() => {
     const plot = new uPlot(opts, data, box);
     box.dataset.lines = String(lines.length);
     box.dataset.points = String(data[0].length);
+    accessible(plot, box, title, lines);
     return plot;
+  }
+
+  // For the keyboard and screen readers: legend entries are toggle buttons (Enter or Space, as a
+  // click), and a table below the chart says in words what each line shows. `words` are the
+  // page's (data-words on #chart), in the reader's language.
+  function accessible(plot, box, title, lines) {
+    const rows = [...plot.root.querySelectorAll(".u-legend tr.u-series")];
+    const first = rows.length - lines.length;  // the x value's row, when the legend has one
+    rows.slice(first).forEach((row, i) => {
+      const entry = row.querySelector("th");
+      const sync = () => entry.setAttribute("aria-pressed", String(plot.series[i + 1].show));
+      entry.tabIndex = 0;
+      entry.setAttribute("role", "button");
+      sync();
+      entry.addEventListener("click", () => setTimeout(sync));
+      entry.addEventListener("keydown", (event) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        entry.click();
+      });
+    });
+    const words = { table: "Values of the {chart} chart", key: "Metric", steps: "Steps", last: "Last", min: "Lowest",
+                    max: "Highest", ...JSON.parse(document.getElementById("chart")?.dataset.words || "{}") };
+    const details = document.createElement("details");
+    details.className = "chart-data";
+    const summary = document.createElement("summary");
+    summary.textContent = words.table.replace("{chart}", title || "");
+    const table = document.createElement("table");
+    const cell = (tag, text) => Object.assign(document.createElement(tag), { textContent: text });
+    const head = document.createElement("tr");
+    head.append(...["key", "steps", "last", "min", "max"].map((w) => cell("th", words[w])));
+    table.append(head, ...lines.map((line) => {
+      const values = line.y.filter((v) => v != null);
+      const tr = document.createElement("tr");
+      tr.append(cell("th", line.label), cell("td", line.x.length ? `${line.x[0]}–${line.x[line.x.length - 1]}` : "—"),
+        cell("td", fmt(values[values.length - 1])), cell("td", values.length ? fmt(Math.min(...values)) : "—"),
+        cell("td", values.length ? fmt(Math.max(...values)) : "—"));
+      return tr;
+    }));
+    details.append(summary, table);
+    box.append(details);
   }
 
   // the smoothing slider, log switch and x-axis choice inside `root`; `changed` runs on each change
@@ -63,6 +105,8 @@ window.PortalCharts = (() => {
     const log = root.querySelector(".log-scale");
     const xAxis = root.querySelector(".x-axis");
     const labels = JSON.parse((root.querySelector(".group-labels") || { textContent: "{}" }).textContent);
+    const colors = root.querySelector(".chart-colors");
+    if (colors) COLORS = JSON.parse(colors.textContent);
     slider.addEventListener("input", () => { shown.textContent = slider.value; changed(); });
     log.addEventListener("change", changed);
     if (xAxis) xAxis.addEventListener("change", changed);
@@ -78,5 +122,6 @@ window.PortalCharts = (() => {
     });
   }
 
-  return { COLORS, draw, controls, ema, fmt, resizeAll };
+  const color = (i) => COLORS[i % COLORS.length];
+  return { color, draw, controls, ema, fmt, resizeAll };
 })();
