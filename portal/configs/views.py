@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal.configs import services
+from portal.configs.diff import side_by_side
 from portal.configs.forms import ConfigForm, NewConfigForm, UploadForm, starter
 from portal.configs.limits import limit_request
 from portal.configs.validate import ConfigInvalid, Problem
@@ -130,6 +131,17 @@ def version(name: str, number: int):
     config = services.get_config(name)
     return render("configs/version.html", config=config, version=services.get_version(config.name, number),
                   section="configs")
+
+
+@bp.get("/<name>/diff")
+def diff(name: str):
+    """Two versions side by side (`a` and `b`; by default the one before the latest, and the latest)."""
+    config = services.get_config(name)
+    b = request.args.get("b", config.version, type=int)
+    a = request.args.get("a", max(1, b - 1), type=int)
+    old, new = services.get_version(config.name, a), services.get_version(config.name, b)
+    return render("configs/diff.html", config=config, old=old, new=new, rows=side_by_side(old.content, new.content),
+                  versions=services.versions(config.name), section="configs")
 
 
 @bp.post("/<name>/versions/<int:number>/restore")
