@@ -26,6 +26,9 @@ wsgi_app = "wsgi:app"
 
 
 def post_worker_init(worker):
+    from portal.deid.services import start_warm_up
+
+    start_warm_up(worker.wsgi)  # jieba for the policies that find names, before a call needs it
     if not _settings.embedded_supervisor:
         return
     from portal.supervisor import Supervisor

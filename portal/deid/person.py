@@ -45,6 +45,11 @@ def _tagger():
     return _posseg
 
 
+def load() -> None:
+    """Import jieba and load its dictionary now (seconds on a busy host), not in the first call."""
+    list(_tagger().cut("客户张伟"))
+
+
 class PersonDetector:
     """Finds cue-confirmed Chinese names."""
 

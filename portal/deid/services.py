@@ -8,6 +8,7 @@ import hmac
 import logging
 import re
 import threading
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -186,6 +187,40 @@ def deidentifier(policy_id: str) -> Deidentifier:
         while len(engines) > CACHE_SIZE:
             engines.popitem(last=False)
     return engine
+
+
+def warm_up() -> list[str]:
+    """Load jieba now when a policy finds person names (`strict` always does), so that no call
+    waits seconds for it; returns those policies' ids. A worker runs this in a thread at start."""
+    from portal.deid import person
+    from portal.deid.entities import PERSON
+
+    needing = []
+    for policy_id in policy_ids():
+        try:
+            if PERSON in _source(policy_id)[1]().rules:
+                needing.append(policy_id)
+        except Conflict:  # a stored policy that no longer validates says so when it is used
+            continue
+    if needing:
+        started = time.perf_counter()
+        person.load()
+        log.info("deid: jieba loaded in %.1f s for policies %s", time.perf_counter() - started, ", ".join(needing))
+    return needing
+
+
+def start_warm_up(app) -> threading.Thread:
+    """`warm_up()` in a thread of its own (gunicorn's post_worker_init): the worker serves meanwhile."""
+    def run():
+        with app.app_context():
+            try:
+                warm_up()
+            except Exception:  # a failed warm-up only means the first call loads jieba itself
+                log.exception("deid: warm-up failed")
+
+    thread = threading.Thread(target=run, name="deid-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def check_limits(texts: list[str], extra_chars: int = 0) -> None:
