@@ -1,4 +1,5 @@
 """Runs: detail, stop, re-run, portal events, raw output, metrics, artifacts."""
+from datetime import date
 from typing import Literal
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from portal.api.schemas import Id, Int32, Timestamp
 from portal.api.spec import operation
 from portal.errors import NotFound
 from portal.i18n import _l
-from portal.runs import cleanup, metrics, output, services
+from portal.runs import cleanup, metrics, output, search, services
 
 NOT_FOUND = {404: "No such run"}
 
@@ -31,7 +32,9 @@ class RunInfo(BaseModel):
     executor: str
     container: str | None
     workdir: str
-    output_dir: str
+    output_dir: str = Field(description="where the run's outputs are read from (trainer_log.jsonl, checkpoints)")
+    output_source: str = Field(description="why there: config (its output_dir), command (passes {output_dir}) "
+                                           "or portal (neither: the portal's folder)")
     gpu_count: int
     gpus: list[str]
     exit_code: int | None
@@ -40,6 +43,9 @@ class RunInfo(BaseModel):
     started_at: Timestamp | None
     ended_at: Timestamp | None
     stop_requested_at: Timestamp | None
+    tags: list[str] = Field(default_factory=list)
+    note: str = ""
+    duration_seconds: float | None = Field(None, description="from start to end (or now)")
 
     @classmethod
     def of(cls, r) -> "RunInfo":
@@ -47,9 +53,11 @@ class RunInfo(BaseModel):
                    status_reason=r.status_reason, progress=r.progress, step=r.step, total_steps=r.total_steps,
                    eta_seconds=r.eta_seconds, start_command=services.command_text(r), argv=r.argv,
                    executor=r.executor, container=r.container, workdir=r.workdir, output_dir=r.output_dir,
+                   output_source=r.output_source,
                    gpu_count=r.gpu_count, gpus=r.gpus or [], exit_code=r.exit_code, metrics=r.last_metrics or {},
                    created_at=r.created_at, started_at=r.started_at, ended_at=r.ended_at,
-                   stop_requested_at=r.stop_requested_at)
+                   stop_requested_at=r.stop_requested_at, tags=r.tags or [], note=r.note or "",
+                   duration_seconds=services.duration(r))
 
 
 class ConfigUsed(BaseModel):
@@ -99,9 +107,23 @@ class RerunQuery(BaseModel):
 
 class RunsQuery(BaseModel):
     status: str = Field("", description="comma-separated statuses")
-    project: str = ""
-    before: Id | None = Field(None, description="keyset cursor: the last id of the previous page")
+    project: str = Field("", max_length=64)
+    user: str = Field("", max_length=64, description="who queued it (username)")
+    tag: str = Field("", max_length=40)
+    since: date | None = Field(None, description="created on or after this day (UTC)")
+    until: date | None = Field(None, description="created on or before this day (UTC)")
+    q: str = Field("", max_length=200, description="search: project name, note, run number")
+    sort: Literal["created", "duration", "metric"] = "created"
+    key: str = Field(search.BEST_KEY, max_length=100, description="the metric of sort=metric (its best value)")
+    order: Literal["desc", "asc"] = "desc"
+    before: Id | None = Field(None, description="keyset cursor (sort=created): the last id of the previous page")
+    page: int = Field(0, ge=0, le=search.MAX_PAGE, description="page number for the other sorts")
     limit: int = Field(50, ge=1, le=200)
+
+
+class RunPatch(BaseModel):
+    tags: list[str] | None = Field(None, max_length=services.RUN_TAGS)
+    note: str | None = Field(None, max_length=services.NOTE_BYTES)
 
 
 class LogEntry(BaseModel):
@@ -191,8 +213,14 @@ class ArtifactPatch(BaseModel):
 @operation(bp, "GET", "/v1/runs", summary="Runs across projects", tag="runs", query=RunsQuery,
            response=list[RunInfo])
 def list_runs(query: RunsQuery):
-    return [RunInfo.of(r) for r in services.list_runs(query.project or None, query.status or None,
-                                                      query.before, query.limit)]
+    """Filtered, searched and sorted; sort=metric orders by each run's best value of `key`."""
+    return [RunInfo.of(r) for r in search.find(search.RunFilter(**query.model_dump()))]
+
+
+@operation(bp, "PATCH", "/v1/runs/<int:run_id>", summary="Tag a run or change its note", tag="runs",
+           body=RunPatch, response=RunInfo, errors=NOT_FOUND)
+def annotate_run(run_id: int, body: RunPatch):
+    return RunInfo.of(services.annotate(run_id, body.tags, body.note))
 
 
 @operation(bp, "GET", "/v1/runs/<int:run_id>", summary="A run, with what it used", tag="runs", response=RunDetail,

@@ -9,6 +9,15 @@ from portal.i18n import _l, gettext
 from portal.projects.services import (CLEANUP_ACTIONS, CLEANUP_DEFAULTS, CLEANUP_KEEP, CLEANUP_MODES, IDLE_MINUTES,
                                       SLURM_NUMBERS, SLURM_WORDS, STOP_SIGNALS)
 
+# start-command presets the form offers. LLaMA-Factory writes where its YAML's output_dir says;
+# `key=value` after the YAML overrides it (hparams/parser.py merges them with OmegaConf.from_cli),
+# so `output_dir={output_dir}` puts the outputs in the portal's folder for the run
+COMMAND_PRESETS = (
+    ("llamafactory-cli train {config} output_dir={output_dir}",
+     _l("LLaMA-Factory, outputs in the portal's folder for the run")),
+    ("llamafactory-cli train {config}", _l("LLaMA-Factory, outputs where the config's output_dir says")),
+    ("bash run_train_full_sft.sh {config}", _l("the original script (outputs where the config's output_dir says)")),
+)
 CLEANUP_ACTION_LABELS = {"optimizer": _l("delete only the optimizer state"), "delete": _l("delete the checkpoint")}
 CLEANUP_MODE_LABELS = {"min": _l("lower is better"), "max": _l("higher is better")}
 
@@ -42,7 +51,8 @@ class ProjectForm(FlaskForm):
     container = StringField(_l("Container (docker)"), validators=[Optional()])
     workdir = StringField(_l("Working directory"), validators=[Optional()])
     start_command = StringField(_l("Start command"), validators=[Optional()],
-                                render_kw={"placeholder": "bash run_train_full_sft.sh {config}"})
+                                render_kw={"placeholder": "bash run_train_full_sft.sh {config}",
+                                           "list": "command-presets"})
     gpus_per_run = IntegerField(_l("GPUs per run"), default=0, validators=[NumberRange(0, 64)])
     env = TextAreaField(_l("Environment (KEY=VALUE per line)"), validators=[Optional()], render_kw={"rows": 3})
     stop_signal = SelectField(_l("Stop signal"), choices=list(STOP_SIGNALS), default="SIGTERM")
@@ -53,13 +63,15 @@ class ProjectForm(FlaskForm):
     # the checkpoint clean-up policy (projects.services.check_cleanup); no metric: no policy
     cleanup_metric = StringField(_l("Best by metric"), validators=[Optional(), Length(max=100)],
                                  render_kw={"placeholder": CLEANUP_DEFAULTS["metric"]})
-    cleanup_mode = SelectField(_l("Better"), choices=[SelectChoice(m, CLEANUP_MODE_LABELS[m]) for m in CLEANUP_MODES])
+    cleanup_mode = SelectField(_l("Better"), choices=[SelectChoice(m, CLEANUP_MODE_LABELS[m]) for m in CLEANUP_MODES],
+                               default=CLEANUP_DEFAULTS["mode"])
     cleanup_keep_best = IntegerField(_l("Keep the best"), default=CLEANUP_DEFAULTS["keep_best"],
                                      validators=[Optional(), NumberRange(*CLEANUP_KEEP)])
     cleanup_keep_latest = IntegerField(_l("Keep the latest"), default=CLEANUP_DEFAULTS["keep_latest"],
                                        validators=[Optional(), NumberRange(*CLEANUP_KEEP)])
     cleanup_action = SelectField(_l("The others"), choices=[SelectChoice(a, CLEANUP_ACTION_LABELS[a])
-                                                             for a in CLEANUP_ACTIONS])
+                                                             for a in CLEANUP_ACTIONS],
+                                 default=CLEANUP_DEFAULTS["action"])
     # the Slurm executor's settings (projects.services.check_slurm holds their rules); empty: the server's
     slurm_partition = StringField(_l("Partition"), validators=[Optional()])
     slurm_account = StringField(_l("Account"), validators=[Optional()])

@@ -7,8 +7,9 @@ from portal.extensions import htmx
 from portal.i18n import gettext as _
 from portal.i18n import run_name
 from portal.projects import services
-from portal.projects.forms import ProjectForm
+from portal.projects.forms import COMMAND_PRESETS, ProjectForm
 from portal.rendering import go, render
+from portal.runs import cleanup, search
 from portal.runs import services as runs
 
 bp = Blueprint("projects", __name__, url_prefix="/ui/projects")
@@ -26,7 +27,8 @@ def _training_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
 def _form_page(form, project=None, status=200):
     return render("projects/form.html", block="form", form=form, project=project, section="projects",
                   dataset_files=_training_files("datasets", (".jsonl", ".json", ".csv", ".parquet")),
-                  config_files=_training_files("configs", (".yaml", ".yml")), http_status=status)
+                  config_files=_training_files("configs", (".yaml", ".yml")), command_presets=COMMAND_PRESETS,
+                  http_status=status)
 
 
 @bp.get("/")
@@ -79,7 +81,7 @@ def show(name: str):
     project_runs = runs.list_runs(name, limit=50)
     if htmx.target == "project-runs" and not htmx.history_restore_request:  # the runs table polling itself
         return render("projects/show.html", block="runs", project=project, runs=project_runs,
-                      live=any(r.active for r in project_runs))
+                      live=any(r.active for r in project_runs), **_figures(project_runs))
     try:  # what a start would refuse, said before anyone clicks Run
         missing = runs.missing_to_start(project)
     except PortalError as error:
@@ -87,7 +89,26 @@ def show(name: str):
     return render("projects/show.html", missing=missing,
                   project=project, runs=project_runs, effective=services.effective(project),
                   resources=services.resources(project), live=any(r.active for r in project_runs),
-                  section="projects")
+                  section="projects", **_figures(project_runs))
+
+
+def _figures(project_runs) -> dict:
+    """What the project's runs table shows beside each run: its best eval loss and its disk use."""
+    ids = [r.id for r in project_runs]
+    return {"best": search.best_values(ids), "disk": cleanup.disk_use(ids)}
+
+
+@bp.get("/<name>/cleanup")
+def cleanup_preview(name: str):
+    """What the project's clean-up policy would delete, run by run, and what that frees."""
+    return render("projects/_cleanup.html", project=services.get_project(name), plans=cleanup.plan_project(name),
+                  applied=False)
+
+
+@bp.post("/<name>/cleanup")
+def cleanup_apply(name: str):
+    plans = cleanup.apply_project(name, by=current_user.id)
+    return render("projects/_cleanup.html", project=services.get_project(name), plans=plans, applied=True)
 
 
 @bp.route("/<name>/edit", methods=["GET", "POST"])

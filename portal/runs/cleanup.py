@@ -129,6 +129,11 @@ def describe(run: Run) -> list[Checkpoint]:
     return sorted(found, key=lambda c: c.step)
 
 
+def facts(run: Run) -> tuple[str, dict[str, Checkpoint]]:
+    """For the run page: the metric checkpoints are judged by, and each checkpoint's step and value by path."""
+    return policy_metric(run), {c.path: c for c in describe(run)}
+
+
 def plan_run(run: Run) -> RunPlan:
     """What the project's policy would do to this run's checkpoints, from a fresh listing."""
     policy = _policy(run.project)

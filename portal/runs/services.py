@@ -15,8 +15,9 @@ from portal.extensions import db
 from portal.i18n import N_, _l
 from portal.projects import services as projects
 from portal.projects.models import Project
-from portal.runs import command, snapshot
+from portal.runs import command, outputs, snapshot
 from portal.runs.models import Artifact, Run, RunLog
+from portal.runs.search import TAG
 from portal.runs.transitions import log_event, transition
 from portal import storage
 from portal.storage import resolve_under
@@ -75,6 +76,9 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     if missing:  # every missing thing at once, as the original names its missing resources
         raise Invalid(_l("missing under the training directory %(dir)s: %(missing)s",
                          dir=str(_settings().training_dir), missing=", ".join(missing)))
+    where = executor.plan("check", project.name, 0, run_settings["workdir"], container).workdir
+    outs = outputs.choose(executor, where, run_settings["start_command"], files["config"])
+    outputs.refuse_shared(outs, container)
     gpu_count = run_settings["gpus_per_run"] if gpus is None else gpus
     if not 0 <= gpu_count <= projects.MAX_GPUS:
         raise Invalid(_l("gpus must be between 0 and %(max)s", max=projects.MAX_GPUS))
@@ -91,7 +95,8 @@ def create_run(project_name: str, created_by: int | None = None, gpus: int | Non
     db.session.flush()
     run.folder = f"{run.id}-{secrets.token_hex(4)}"
     plan = executor.plan(run.folder, project.name, number, run_settings["workdir"], container)
-    run.workdir, run.output_dir, run.container = plan.workdir, plan.output_dir, plan.container
+    run.workdir, run.container = plan.workdir, plan.container
+    run.output_dir, run.output_source = outs.path or plan.output_dir, outs.source
     topology = executor.topology(executor.freeze(run.folder, project.name), run.id, gpu_count)
     run.argv = command.render(run_settings["start_command"], _placeholders(files, run, topology))
     run.snapshot = snapshot.build(run, files, run.env, same_as["config"] if same_as else None)
@@ -213,6 +218,27 @@ def download_artifact(artifact_id: int) -> tuple[str, str, object]:
         raise Conflict(str(error)) from None
     name = Path(artifact.path).name
     return (f"{name}.tar" if kind == "tar" else name), kind, chunks
+
+
+RUN_TAGS = 20
+NOTE_BYTES = 10_000
+
+
+def annotate(run_id: int, tags: list[str] | None = None, note: str | None = None) -> Run:
+    """Set a run's tags and/or its free-text note (None: left as it is)."""
+    run = get_run(run_id)
+    if tags is not None:
+        clean = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        if len(clean) > RUN_TAGS or not all(TAG.match(t) for t in clean):
+            raise Invalid(_l("tags: at most %(count)s tags of at most 40 characters, without quotes, commas or "
+                             "backslashes", count=RUN_TAGS))
+        run.tags = clean
+    if note is not None:
+        if "\x00" in note or len(note.encode()) > NOTE_BYTES:
+            raise Invalid(_l("note: at most %(limit)s bytes of UTF-8, no NUL character", limit=NOTE_BYTES))
+        run.note = note
+    db.session.commit()
+    return run
 
 
 def set_artifact_tags(artifact_id: int, tags: list[str]) -> Artifact:

@@ -1,13 +1,19 @@
 """Run pages: all runs with status filters, and the live run page."""
+from datetime import date
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
+from portal.errors import Invalid
 from portal.extensions import htmx
+from portal.i18n import _l
+from portal.projects import services as projects
 from portal.i18n import gettext as _
 from portal.i18n import run_name
 from portal.rendering import render
+from portal.runs import cleanup
 from portal.runs import compare as compare_runs
-from portal.runs import metrics, services, snapshot
+from portal.runs import metrics, outputs, search, services, snapshot
 from portal.runs.models import ACTIVE, ENDED
 
 bp = Blueprint("runs", __name__, url_prefix="/ui/runs")
@@ -17,12 +23,29 @@ COLORS = ("#3853d8", "#e8590c", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#f0
 FILTERS = {"": None, "active": ",".join(ACTIVE), "ended": ",".join(ENDED), "failed": "failed,lost"}
 
 
+def _day(text: str):
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise Invalid(_l("dates are written YYYY-MM-DD, got %(value)s", value=repr(text[:20]))) from None
+
+
 @bp.get("/")
 def index():
-    chosen = request.args.get("status", "")
-    found = services.list_runs(status=FILTERS.get(chosen, chosen) or None, before=request.args.get("before", type=int))
+    """Every run, filtered, searched and sorted by what the URL says (so a view can be shared)."""
+    args = request.args
+    chosen = args.get("status", "")
+    wanted = search.RunFilter(
+        project=args.get("project", ""), status=FILTERS.get(chosen, chosen) or "", user=args.get("user", ""),
+        tag=args.get("tag", ""), since=_day(args.get("since", "")), until=_day(args.get("until", "")),
+        q=args.get("q", ""), sort=args.get("sort", "created"), key=args.get("key") or search.BEST_KEY,
+        order=args.get("order", "desc"), before=args.get("before", type=int), page=args.get("page", 0, type=int))
+    found = search.find(wanted)
+    shown = {k: v for k, v in args.items() if k not in ("before", "page") and v}
     return render("runs/index.html", block="rows" if htmx.target == "run-rows" else None, runs=found,
-                  chosen=chosen, filters=FILTERS, live=any(r.active for r in found), section="runs")
+                  chosen=chosen, filters=FILTERS, wanted=wanted, shown=shown, live=any(r.active for r in found),
+                  best=search.best_values([r.id for r in found]), projects=projects.list_projects(limit=200),
+                  users=search.users_who_queued(), tags=search.run_tags(), section="runs")
 
 
 @bp.get("/compare")
@@ -83,6 +106,14 @@ def rerun(run_id: int):
     return redirect(url_for("runs.show", run_id=run.id))
 
 
+@bp.post("/<int:run_id>/notes")
+def annotate(run_id: int):
+    run = services.annotate(run_id, tags=request.form.get("tags", "").split(","), note=request.form.get("note", ""))
+    if htmx:
+        return render("runs/_notes.html", run=run, saved=True)
+    return redirect(url_for("runs.show", run_id=run_id))
+
+
 @bp.post("/artifacts/<int:artifact_id>/tags")
 def tag_artifact(artifact_id: int):
     artifact = services.set_artifact_tags(artifact_id, request.form.get("tags", "").split(","))
@@ -91,6 +122,8 @@ def tag_artifact(artifact_id: int):
 
 
 bp.add_app_template_global(services.duration, "elapsed")
+bp.add_app_template_global(cleanup.facts, "checkpoint_facts")
 bp.add_app_template_global(metrics.grouped, "metric_groups")
 bp.add_app_template_global(COLORS, "chart_colors")
 bp.add_app_template_global(services.command_text, "command_text")
+bp.add_app_template_global(outputs.SOURCES, "output_sources")
