@@ -5,7 +5,9 @@ import string
 from portal.errors import Invalid
 from portal.i18n import _l
 
-PLACEHOLDERS = ("config", "dataset", "output_dir", "run_id", "config_path", "dataset_path")
+PLACEHOLDERS = ("config", "dataset", "output_dir", "run_id", "config_path", "dataset_path",
+                # where the run's processes meet (one host but on Slurm): for torchrun / multi-node templates
+                "nodes", "gpus_per_node", "master_addr", "master_port")
 
 
 def parse_template(template: str) -> list[str]:

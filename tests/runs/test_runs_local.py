@@ -77,6 +77,16 @@ def test_environment_of_a_run(client, token, training, ticker):
     assert f"LLAMABOARD_WORKDIR={done['output_dir']}" in text and "MY_VAR=x y" in text
 
 
+def test_multi_node_placeholders_name_this_host(client, token, training, ticker):
+    code = "import sys; print('args', *sys.argv[1:], sep='|')"
+    make_project(client, token["operator"], start_command=f"{PY} -c \"{code}\" {{nodes}} {{gpus_per_node}} "
+                                                           "{master_addr} {master_port}")
+    run_id = start(client, token["operator"])["id"]
+    ticker.until(run_id, "succeeded")
+    output = client.get(f"/v1/runs/{run_id}/output", headers=token["operator"]).get_json()["data"]
+    assert f"args|1|0|127.0.0.1|{20000 + run_id}" in output
+
+
 def test_nonzero_exit_is_failed(client, token, training, ticker):
     make_project(client, token["operator"], start_command=f"{PY} -c 'import sys; sys.exit(3)'")
     done = ticker.until(start(client, token["operator"])["id"], "failed")

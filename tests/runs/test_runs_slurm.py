@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from portal.i18n import english
 from tests.runs.conftest import make_project, start
 from tests.support import require, supervisor_process, wait_for
 
@@ -82,6 +83,29 @@ def test_a_slurm_run_succeeds_with_progress_metrics_and_artifacts(client, token,
     artifacts = client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()
     assert [(a["path"], a["size"]) for a in artifacts] == [("checkpoint-5", 64)]
     assert events(client, h, run["id"])[2] == f"submitted (Slurm job {job_id})"
+
+
+def test_multi_node_placeholders_are_the_jobs_own_and_nothing_else_reaches_the_shell(client, token, training, ticker):
+    h = token["operator"]
+    code = "import sys; print('args', *sys.argv[1:], sep='|', flush=True)"
+    slurm_project(client, h, python(training, code) + " {nodes} {gpus_per_node} {master_addr}:{master_port} 'x$HOME`id`'",
+                  nodes=1, gpus_per_node=1)
+    run = start(client, h)
+    ticker.until(run["id"], "succeeded", timeout=90)
+    job_id = int(events(client, h, run["id"])[2].split("Slurm job ")[1].rstrip(")"))
+    line = next(line for line in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"].splitlines()
+                if line.startswith("args|"))
+    _, nodes, gpus, rendezvous, literal = line.split("|")
+    host = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, timeout=20).stdout.split()[0]
+    assert (nodes, gpus, rendezvous, literal) == ("1", "1", f"{host}:{20000 + job_id % 20000}", "x$HOME`id`")
+
+
+def test_a_job_over_its_time_limit_fails_saying_slurms_timeout(client, token, training, ticker):
+    h = token["operator"]
+    slurm_project(client, h, python(training, "import time\nprint('up', flush=True)\ntime.sleep(600)\n"), time_limit="1")
+    done = ticker.until(start(client, h)["id"], "failed", timeout=240)  # Slurm checks limits every 30 s or so
+    assert done["exit_code"] == 143
+    assert events(client, h, done["id"])[-1].endswith("TIMEOUT")  # "failed with exit code 143: Slurm ended job N: TIMEOUT"
 
 
 def test_a_failing_command_gives_its_exit_code(client, token, training, ticker):
@@ -191,7 +215,7 @@ def executor(tmp_path, timeout=20.0):
 def test_a_job_slurm_no_longer_knows_and_that_left_no_exit_code_is_lost(tmp_path, partition):
     handle = {"job_id": "987654", "cluster": "", "run_dir": str(tmp_path), "gpus_per_node": 0}
     result = executor(tmp_path).poll_many({1: handle})[1]
-    assert result.state == "lost" and "Slurm no longer knows job 987654" in result.detail
+    assert result.state == "lost" and "Slurm no longer knows job 987654" in english(result.detail)
 
 
 def test_a_controller_that_does_not_answer_is_a_clear_error_not_a_hang(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ handle saved in the run's row and loses nothing. Only `portal/supervisor/executo
 executor names; the rest of the portal asks an executor what it can do (its capabilities)
 and what a run of it looks like (`plan`).
 """
+import posixpath
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -131,6 +132,11 @@ class Executor(ABC):
         so a multi-node template also runs on one machine (a port per run, so two runs never share one)."""
         return {"nodes": "1", "gpus_per_node": str(gpu_count), "master_addr": "127.0.0.1",
                 "master_port": str(MASTER_PORT_BASE + run_id % 20000)}
+
+    def output_dir_of(self, workdir: str, configured: str) -> str:
+        """The folder a program started in `workdir` writes to when told `configured` (a training
+        config's output_dir, relative to the workdir), as the executor reads it; Invalid if it cannot."""
+        return posixpath.normpath(posixpath.join(workdir, configured))  # in the container, as the run sees it
 
     @abstractmethod
     def log_path(self, folder: str) -> Path:

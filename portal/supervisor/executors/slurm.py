@@ -18,8 +18,9 @@ from pathlib import Path
 
 from portal.i18n import N_
 from portal.supervisor.executors.base import WRAPPER, Executor, Handle, LaunchError, LaunchSpec, Plan, PollResult
-from portal.supervisor.executors.local import PORTAL_ENV, list_tree, read_range
+from portal.supervisor.executors.local import PORTAL_ENV, host_output_dir, list_tree, read_range
 from portal.supervisor.executors.slurm_text import (
+    RUNTIME,
     SINFO_FORMAT,
     SQUEUE_FORMAT,
     VALUE,
@@ -37,6 +38,8 @@ ACTIVE_STATES = {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED",
                  "STAGE_OUT", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
 GONE = ("Invalid job id", "already completing or completed")  # scancel/squeue/scontrol on a finished job
 CLUSTER_SECONDS = 5.0  # how long one sinfo answer is shown again (every open dashboard polls it)
+# states in which Slurm itself ended a job: the run's failure event names it beside the exit code
+SLURM_ENDED = {"TIMEOUT", "DEADLINE", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL"}
 
 
 @dataclass(frozen=True)
@@ -99,24 +102,34 @@ class SlurmExecutor(Executor):
 
     # ---------------------------------------------------------------- plan and launch
     def plan(self, folder, project, number, workdir, container):
-        """Paths as on the local host (the training dir is shared with the nodes), and the job's
-        settings frozen into the run folder, so editing the project never changes a queued run."""
+        """Paths as on the local host: the training dir is shared with the nodes."""
+        from portal.storage import resolve_under
+
+        return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
+                    output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
+
+    def output_dir_of(self, workdir, configured):
+        return host_output_dir(self.training_dir, workdir, configured)  # the shared training dir, as here
+
+    def freeze(self, folder, project):
+        """The job's settings go into the run folder, so editing the project never changes a queued run."""
         from portal.errors import Invalid
         from portal.i18n import _l
         from portal.projects import services as projects
-        from portal.storage import resolve_under
 
-        if number:  # a plan for a check before the run exists (number 0) freezes nothing
-            options = projects.slurm_options(projects.get_project(project))
-            run_dir = self.runs_dir / folder
-            try:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                (run_dir / "slurm.json").write_text(json.dumps(options, indent=1))
-            except OSError as error:
-                raise Invalid(_l("cannot write the run folder under PORTAL_SHARED_DIR: %(error)s",
-                                 error=error)) from None
-        return Plan(workdir=str(resolve_under(self.training_dir, workdir or ".", "workdir")),
-                    output_dir=str(self.training_dir / "outputs" / project / f"run-{number}"))
+        options = projects.slurm_options(projects.get_project(project))
+        run_dir = self.runs_dir / folder
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "slurm.json").write_text(json.dumps(options, indent=1))
+        except OSError as error:
+            raise Invalid(_l("cannot write the run folder under PORTAL_SHARED_DIR: %(error)s", error=error)) from None
+        return options
+
+    def topology(self, frozen, run_id, gpu_count):
+        """Nodes and GPUs as the job asks for them; the first node and the port only the job knows."""
+        return {"nodes": str(frozen.get("nodes") or 1), "gpus_per_node": str(frozen.get("gpus_per_node") or gpu_count),
+                **RUNTIME}
 
     def missing(self, workdir: str, program: str, container: str | None = None) -> list[str]:
         """The workdir is on the shared training dir, so it is checked here; the program is looked
@@ -189,8 +202,17 @@ class SlurmExecutor(Executor):
             return PollResult("running", detail=N_("Slurm job %(job)s on %(nodes)s", job=handle.job_id,
                                                     nodes=fields.get("NodeList", "?")))
         reason = fields.get("Reason", "None")
-        detail = f"Slurm job {handle.job_id} ended {state}" + (f" ({reason})" if reason != "None" else "")
+        detail = N_("Slurm job %(job)s ended %(state)s", job=handle.job_id, state=state) if reason == "None" else \
+            N_("Slurm job %(job)s ended %(state)s (%(reason)s)", job=handle.job_id, state=state, reason=reason)
         return PollResult("exited", exit_code=exit_code_of(state, fields.get("ExitCode", "")), detail=detail)
+
+    def _ended_why(self, handle: SlurmHandle) -> str | dict:
+        """Slurm's reason for a job that ended badly (its time limit, memory, a node), once, at its end."""
+        try:
+            state = parse_scontrol(self.cli("scontrol", "show", "job", handle.job_id)).get("JobState", "")
+        except LaunchError:  # forgotten already, or the controller is away: the exit code says enough
+            return ""
+        return N_("Slurm ended job %(job)s: %(state)s", job=handle.job_id, state=state) if state in SLURM_ENDED else ""
 
     def _accounted(self, job_id: str) -> dict[str, str] | None:
         """What accounting (sacct) remembers of a job the controller forgot; None without accounting."""
@@ -227,7 +249,7 @@ class SlurmExecutor(Executor):
             code = self._exit_file(handle)
             state, reason, nodes = queue.get(handle.job_id, ("", "", ""))
             if code is not None:  # the wrapper's word is the truth, even while Slurm still tidies up
-                results[key] = PollResult("exited", exit_code=code)
+                results[key] = PollResult("exited", exit_code=code, detail=self._ended_why(handle) if code else "")
             elif state == "PENDING":
                 results[key] = PollResult("pending", detail=N_(
                     "Slurm job %(job)s is waiting in the queue", job=handle.job_id) if reason == "None" else N_(

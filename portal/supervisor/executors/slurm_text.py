@@ -4,10 +4,12 @@ output of `squeue`, `scontrol` and `sinfo`. Pure functions, so they are tested w
 import re
 import shlex
 
-from portal.supervisor.executors.base import LaunchSpec
+from portal.supervisor.executors.base import MASTER_PORT_BASE, LaunchSpec
 
 SQUEUE_FORMAT = "%i|%T|%r|%N"  # job id, state, reason, node list
-MASTER_PORT_BASE = 20000
+# Start-command values known only once the job runs: computed in the batch script, expanded there
+RUNTIME = {"master_addr": "${MASTER_ADDR}", "master_port": "${MASTER_PORT}"}
+RUNTIME_REF = re.compile("(" + "|".join(re.escape(ref) for ref in RUNTIME.values()) + ")")
 # one line per node and partition: name|partition|availability|state|CPUs A/I/O/T|GRES|GRES used
 SINFO_FORMAT = "NodeList:|,Partition:|,Available:|,StateLong:|,CPUsState:|,Gres:|,GresUsed:|"
 GPUS = re.compile(r"gpu(?::[^:(,]+)?:(\d+)")
@@ -50,9 +52,21 @@ def batch_script(spec: LaunchSpec, options: dict, run_dir: str, mounts: list[str
         'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         f"MASTER_PORT=$(({MASTER_PORT_BASE} + SLURM_JOB_ID % 20000))",
         f'export MASTER_ADDR MASTER_PORT NNODES="$SLURM_JOB_NUM_NODES" GPUS_PER_NODE={gpus}',
-        "exec sh " + shlex.join([f"{run_dir}/wrapper.sh", run_dir, spec.workdir, *spec.argv]),
+        "exec sh " + " ".join(map(sh_word, [f"{run_dir}/wrapper.sh", run_dir, spec.workdir, *spec.argv])),
         "",
     ])
+
+
+def sh_word(arg: str) -> str:
+    """One argument for sh: quoted as it is, except RUNTIME's two references, which sh expands.
+
+    Only those exact references are left unquoted (in double quotes, the rest escaped), so the
+    argument stays one word and nothing else in it is ever read by the shell.
+    """
+    if not RUNTIME_REF.search(arg):
+        return shlex.quote(arg)
+    parts = RUNTIME_REF.split(arg)  # the pattern's group keeps the references at the odd places
+    return '"' + "".join(part if i % 2 else re.sub(r'([\\"$`])', r"\\\1", part) for i, part in enumerate(parts)) + '"'
 
 
 def exit_code_of(state: str, exit_code: str) -> int:
