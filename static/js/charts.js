@@ -59,7 +59,7 @@ window.PortalCharts = (() => {
 
   // For the keyboard and screen readers: legend entries are toggle buttons (Enter or Space, as a
   // click), and a table below the chart says in words what each line shows. `words` are the
-  // page's (data-words on #chart), in the reader's language.
+  // page's (data-words on the charts' box), in the reader's language.
   function accessible(plot, box, title, lines) {
     const rows = [...plot.root.querySelectorAll(".u-legend tr.u-series")];
     const first = rows.length - lines.length;  // the x value's row, when the legend has one
@@ -77,7 +77,7 @@ window.PortalCharts = (() => {
       });
     });
     const words = { table: "Values of the {chart} chart", key: "Metric", steps: "Steps", last: "Last", min: "Lowest",
-                    max: "Highest", ...JSON.parse(document.getElementById("chart")?.dataset.words || "{}") };
+                    max: "Highest", ...JSON.parse(document.querySelector("[data-words]")?.dataset.words || "{}") };
     const details = document.createElement("details");
     details.className = "chart-data";
     const summary = document.createElement("summary");
