@@ -108,7 +108,10 @@ def cleanup_preview(name: str):
 @bp.post("/<name>/cleanup")
 def cleanup_apply(name: str):
     plans = cleanup.apply_project(name, by=current_user.id)
-    return render("projects/_cleanup.html", project=services.get_project(name), plans=plans, applied=True)
+    if htmx:
+        return render("projects/_cleanup.html", project=services.get_project(name), plans=plans, applied=True)
+    flash(_("Clean-up done in %(count)s runs.", count=len(plans)), "success")
+    return redirect(url_for("projects.show", name=name))
 
 
 @bp.route("/<name>/edit", methods=["GET", "POST"])

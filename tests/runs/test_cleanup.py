@@ -159,3 +159,23 @@ def test_the_delete_door_refuses_paths_that_leave_the_folder_and_never_follows_s
     assert (outside / "precious.pt").exists()
     remove_under(root, ["linked", "checkpoint-1", "missing"])  # the link itself goes, its target stays
     assert not (root / "linked").exists() and (outside / "precious.pt").exists() and not (root / "checkpoint-1").exists()
+
+
+def test_the_project_page_shows_disk_use_and_previews_then_applies(client, auth, users, token, training, ticker,
+                                                                   outside):
+    h = token["operator"]
+    run = tree_run(client, h, training, ticker, outside, {"metric": "eval_loss", "keep_best": 0, "keep_latest": 1,
+                                                          "action": "delete"})
+    out = Path(run["output_dir"])
+    auth.login("viewer")
+    page = client.get("/ui/projects/p1").get_data(as_text=True)
+    assert "Disk" in page and 'id="cleanup-preview"' in page
+    preview = client.get("/ui/projects/p1/cleanup", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "checkpoint-10" in preview and "the whole checkpoint" in preview and 'id="cleanup-apply"' not in preview
+    auth.logout()
+    auth.login("operator")
+    preview = client.get("/ui/projects/p1/cleanup", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'id="cleanup-apply"' in preview and (out / "checkpoint-10").exists()
+    done = auth.post("/ui/projects/p1/cleanup", headers={"HX-Request": "true"})
+    assert done.status_code == 200 and "Clean-up done" in done.get_data(as_text=True)
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-40", "checkpoint-99"]
