@@ -33,11 +33,6 @@ LIST_DEPTH = 4  # checkpoint-N/global_stepN/<file> is three deep
 STATE_BYTES = 16 * 1024 * 1024  # the most of trainer_state.json read (it holds the whole log history)
 
 
-def output_dir(run: Run) -> str:
-    """Where the run's checkpoints are, as its executor sees it."""
-    return run.output_dir
-
-
 @dataclass
 class Checkpoint:
     path: str  # relative to the run's output dir
@@ -102,7 +97,7 @@ def metric_at(run: Run, key: str, steps: list[int]) -> dict[int, float]:
 
 def best_checkpoint(run: Run, executor, checkpoints: list[Checkpoint]) -> str | None:
     """trainer_state.json's best_model_checkpoint (the run's, else its newest checkpoint's), as a folder name."""
-    places = [output_dir(run)] + [f"{output_dir(run)}/{c.path}" for c in reversed(checkpoints)][:1]
+    places = [run.output_dir] + [f"{run.output_dir}/{c.path}" for c in reversed(checkpoints)][:1]
     for place in places:
         try:
             state = json.loads(executor.read_file(run.handle, f"{place}/trainer_state.json", 0, STATE_BYTES) or b"{}")
@@ -134,21 +129,25 @@ def facts(run: Run) -> tuple[str, dict[str, Checkpoint]]:
     return policy_metric(run), {c.path: c for c in describe(run)}
 
 
-def plan_run(run: Run) -> RunPlan:
-    """What the project's policy would do to this run's checkpoints, from a fresh listing."""
+def plan_run(run: Run, running: bool | None = None) -> RunPlan:
+    """What the project's policy would do to this run's checkpoints, from a fresh listing.
+
+    `running`: whether a run writing into the same folder is still going (default: this one).
+    """
     policy = _policy(run.project)
     if run.handle is None:
         return RunPlan(run, [])
     executor = executors.get(run.executor)
     try:
-        found = inventory(executor.list_files(run.handle, output_dir(run), max_depth=LIST_DEPTH))
+        found = inventory(executor.list_files(run.handle, run.output_dir, max_depth=LIST_DEPTH))
     except LaunchError as error:
         raise Conflict(str(error)) from None
     tags = {a.path: list(a.tags or []) for a in services.list_artifacts(run.id)}
     values = metric_at(run, policy["metric"], [c.step for c in found])
     for checkpoint in found:
         checkpoint.metric, checkpoint.tags = values.get(checkpoint.step), tags.get(checkpoint.path, [])
-    _decide(found, policy, best_checkpoint(run, executor, found), running=run.status in ACTIVE)
+    _decide(found, policy, best_checkpoint(run, executor, found),
+            running=run.status in ACTIVE if running is None else running)
     return RunPlan(run, found)
 
 
@@ -185,7 +184,12 @@ def plan_project(name: str) -> list[RunPlan]:
     _policy(project)
     runs = db.session.scalars(select(Run).where(Run.project_id == project.id, Run.handle.is_not(None))
                               .order_by(Run.id.desc())).all()
-    return [plan_run(run) for run in runs]
+    # runs whose config names one output_dir share a folder: it is planned once, as the newest run's,
+    # and its newest checkpoint stays while any of them still writes there
+    folders: dict[tuple, list[Run]] = {}
+    for run in runs:
+        folders.setdefault((run.executor, run.container, run.output_dir), []).append(run)
+    return [plan_run(group[0], running=any(r.status in ACTIVE for r in group)) for group in folders.values()]
 
 
 def apply_project(name: str, by: int | None = None) -> list[RunPlan]:
@@ -202,7 +206,7 @@ def apply_run(plan: RunPlan, by: int | None = None) -> None:
     run = plan.run
     paths = [path for c in plan.checkpoints for path in c.remove]
     try:
-        executors.get(run.executor).remove(run.handle, output_dir(run), paths)
+        executors.get(run.executor).remove(run.handle, run.output_dir, paths)
     except LaunchError as error:
         raise Conflict(str(error)) from None
     deleted = [c.path for c in plan.checkpoints if c.remove == [c.path]]

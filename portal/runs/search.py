@@ -2,7 +2,7 @@
 and the per-run figures the lists show (best value of a metric, duration)."""
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import String, cast, func, or_, select
 
@@ -67,7 +67,7 @@ def duration_expr():
 
 
 def _day(value: date, end: bool = False) -> datetime:
-    return datetime.combine(value + timedelta(days=1) if end else value, time.min, tzinfo=timezone.utc)
+    return datetime.combine(value + timedelta(days=1) if end else value, time.min, tzinfo=UTC)
 
 
 def find(f: RunFilter) -> list[Run]:

@@ -4,6 +4,7 @@ import sys
 
 from portal.extensions import db
 from portal.projects import demo
+
 SLEEP = f"{sys.executable} -c 'import time; time.sleep(60)'"
 
 

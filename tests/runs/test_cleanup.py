@@ -1,5 +1,4 @@
 """Checkpoint clean-up on a real folder tree: preview, apply, and nothing outside the output dir touched."""
-import json
 import os
 import sys
 from pathlib import Path

@@ -60,7 +60,7 @@ def test_filters_search_and_sorts(app, client, token, training):
     assert ids(client, op, "sort=duration&order=desc") == [a1, b1, a2]  # 90 min, 60 and counting, 5
     assert ids(client, op, "sort=created&order=asc&limit=2") == [a1, a2]
     assert ids(client, op, "sort=duration&limit=1&page=1") == [b1]
-    listed = client.get(f"/v1/runs?project=alpha", headers=op).get_json()
+    listed = client.get("/v1/runs?project=alpha", headers=op).get_json()
     assert listed[0]["tags"] == ["lr-sweep", "baseline"] and listed[0]["note"] == "warmup 500 steps"
     assert round(listed[1]["duration_seconds"]) == 90 * 60
 
