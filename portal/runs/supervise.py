@@ -113,8 +113,7 @@ def launch(run_id: int) -> None:
     try:
         handle = executor.launch(spec)
     except Exception as error:  # whatever the reason, the run says it and the tick goes on
-        why = N_("failed to start: %(error)s", error=str(error))  # also the run's reason: its page says it on top
-        transition(run, "failed", STARTED, why, "error", progress=0.0, **reason(why))
+        transition(run, "failed", STARTED, N_("failed to start: %(error)s", error=str(error)), "error", progress=0.0)
         db.session.commit()
         return
     started = {"handle": handle, "started_at": utcnow(), **reason(""), "progress": max(run.progress, 0.05)}

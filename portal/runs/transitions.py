@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.notify import outbox
 from portal.runs.models import ENDED, Run, RunLog
 from portal.supervisor import placement
-from portal.supervisor.transition import conditional_update, said
+from portal.supervisor.transition import conditional_update, reason, said
 from portal.timeutil import utcnow
 
 
@@ -23,6 +23,8 @@ def transition(run: Run, to: str, allowed: tuple[str, ...], message, level: str 
     """
     if to in ENDED:
         values = {"ended_at": utcnow(), "eta_seconds": None, **values}
+    if to in ("failed", "lost"):  # why it failed is the first thing its page says, not only an event
+        values = {**reason(message), **values}
     before = run.status
     if not conditional_update(run, to, allowed, when, **values):
         return False

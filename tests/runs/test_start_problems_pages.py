@@ -33,3 +33,13 @@ def test_failed_start_shows_its_reason_at_the_top_of_the_run_page(client, auth, 
     top = page.split('id="run-reason" role="alert">', 1)[1].split("</div>", 1)[0]
     assert "working directory" in top and page.index('id="run-reason"') < page.index('id="run-progress"')
     assert done["status_reason"] in top
+
+
+def test_a_run_that_exits_non_zero_says_so_at_the_top(client, auth, token, training, ticker):
+    make_project(client, token["operator"], start_command="sh -c 'exit 3'")
+    run = start(client, token["operator"])
+    done = ticker.until(run["id"], "failed")
+    assert done["status_reason"] == "failed with exit code 3"
+    auth.login("operator")
+    page = client.get(f"/ui/runs/{run['id']}").get_data(as_text=True)
+    assert "failed with exit code 3" in page.split('id="run-reason" role="alert">', 1)[1].split("</div>", 1)[0]
