@@ -45,8 +45,7 @@ def spawn(deployment_id: str) -> None:
     item = db.session.get(Deployment, deployment_id)
     if item is None or item.status != "starting" or item.handle is not None:
         return
-    fence = lease.fence_in_force()
-    if fence is not None and not fence.holds():
+    if not lease.may_act():
         return
     settings = _settings()
     if ports.in_use(item.port):  # a stranger (or a server an earlier portal lost) holds it: wait, never double-bind
@@ -66,16 +65,11 @@ def spawn(deployment_id: str) -> None:
         db.session.commit()
         return
     now = utcnow()
-    try:
+    with lease.recorded_or_undone(lambda: executor.signal_group(handle, "SIGKILL"), f"the server of {deployment_id}"):
         item.handle, item.argv, item.spawned_at = handle, line, now
         item.env = {k: v for k, v in env.items() if k in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")}
         item.started_at = item.started_at or now
         log_event(item, N_("started (pid %(pid)s, start %(start)s)", pid=handle["pid"], start=item.restart_count + 1))
-        db.session.commit()
-    except lease.LeaseLost:
-        db.session.rollback()
-        executor.signal_group(handle, "SIGKILL")
-        log.warning("killed the server of %s just started: this supervisor lost the lease meanwhile", deployment_id)
 
 
 def look(executor, handle: dict, host: str, port: int, health_path: str, scrape: bool):

@@ -27,7 +27,8 @@ from portal.supervisor import executors, handler, lease, placement
 from portal.supervisor import gpus as gpu_probe
 from portal.supervisor.executors.base import Executor, LaunchSpec, PollResult
 from portal.supervisor.transition import reason
-from portal.supervisor.logparse import Metrics, OutputParser, Progress, TrainerLogParser
+from portal.supervisor.logparse import Metrics, OutputParser, Phase, Progress, TrainerLogParser
+from portal.supervisor.onevalue import OneValuePerStep
 from portal.timeutil import as_utc, utcnow
 
 log = logging.getLogger("portal.runs")
@@ -42,6 +43,7 @@ class Followed:
     """In-memory state for one run; rebuilt from the row after a restart."""
     output: OutputParser = field(default_factory=OutputParser)
     trainer_log: TrainerLogParser = field(default_factory=TrainerLogParser)
+    one_value: OneValuePerStep = field(default_factory=OneValuePerStep)  # of both, one value per key and step
     scanned_at: float = 0.0
 
 
@@ -101,8 +103,7 @@ def launch(run_id: int) -> None:
     run = db.session.get(Run, run_id)
     if run is None or run.status not in ("starting", "stopping") or run.handle is not None:
         return
-    fence = lease.fence_in_force()
-    if fence is not None and not fence.holds():
+    if not lease.may_act():
         log.warning("not launching run %s: this supervisor lost the lease", run_id)
         return
     executor = executors.get(run.executor)
@@ -117,23 +118,17 @@ def launch(run_id: int) -> None:
         db.session.commit()
         return
     started = {"handle": handle, "started_at": utcnow(), **reason(""), "progress": max(run.progress, 0.05)}
-    try:
+    with lease.recorded_or_undone(lambda: executor.signal(handle, "SIGKILL"), f"the run {run_id}"):
         to = "starting" if executor.queues else "running"
-        if transition(run, to, ("starting",), _launched(run, executor, handle), **started):
-            pass
-        elif run.status == "stopping":  # a stop came while it launched: it is signalled next tick
+        won = transition(run, to, ("starting",), _launched(run, executor, handle), **started)
+        if not won and run.status == "stopping":  # a stop came while it launched: it is signalled next tick
             for key, value in started.items():
                 setattr(run, key, value)
             log_event(run, _launched(run, executor, handle, stopping=True))
-        else:  # the run ended meanwhile (its launch outlived LAUNCH_SECONDS): nobody would follow it
+        elif not won:  # the run ended meanwhile (its launch outlived LAUNCH_SECONDS): nobody would follow it
             executor.signal(handle, "SIGKILL")
             log_event(run, N_("killed what the late launch started (%(handle)s)", handle=executor.describe(handle)),
                       "warning")
-        db.session.commit()
-    except lease.LeaseLost:
-        db.session.rollback()
-        executor.signal(handle, "SIGKILL")
-        log.warning("killed the run %s just launched: this supervisor lost the lease meanwhile", run_id)
 
 
 def _launched(run: Run, executor: Executor, handle: dict, stopping: bool = False) -> dict:
@@ -177,8 +172,10 @@ def _complete(data: bytes) -> int:
 def _apply(run: Run, events) -> None:
     points = []
     for event in events:
-        if isinstance(event, Progress) and event.total:
-            run.step, run.total_steps = event.n, event.total
+        if isinstance(event, Phase):
+            run.phase = event.name
+        elif isinstance(event, Progress) and event.total:
+            run.step, run.total_steps, run.phase = event.n, event.total, ""
             # the parser hands over from loading bars to the training bar, so the latest bar wins
             run.progress = min(1.0, max(0.05, event.n / event.total))
             run.eta_seconds = event.eta_seconds
@@ -202,18 +199,20 @@ def _ingest(run: Run, executor: Executor, followed: Followed, seen: Seen, final:
             out.write(seen.output)
         run.output_bytes += len(seen.output)
     limit = FINAL_READ_LIMIT if final else READ_LIMIT
+    events = []
     if run.parsed_bytes < run.output_bytes:
         with open(host_log, "rb") as src:
             src.seek(run.parsed_bytes)
             data = src.read(min(limit, run.output_bytes - run.parsed_bytes))
         used = len(data) if final else _complete(data)
-        _apply(run, followed.output.feed(data[:used]) + (followed.output.flush() if final else []))
+        events += followed.output.feed(data[:used]) + (followed.output.flush() if final else [])
         run.parsed_bytes += used
     data = seen.trainer_log
     used = len(data) if final else data.rfind(b"\n") + 1
     if used:
-        _apply(run, followed.trainer_log.feed(data[:used]) + (followed.trainer_log.flush() if final else []))
+        events += followed.trainer_log.feed(data[:used]) + (followed.trainer_log.flush() if final else [])
         run.trainer_log_bytes += used
+    _apply(run, followed.one_value.take(events, final))
 
 
 def _end(run: Run, poll: PollResult) -> None:
@@ -360,19 +359,23 @@ class RunsHandler:
             if placed and executor.on_portal_host and run.gpu_count > len(inventory):
                 transition(run, "failed", ("queued",), N_("asks for %(asked)s GPUs; this host has %(has)s",
                                                           asked=run.gpu_count, has=len(inventory)), "error")
-            elif placed and blocked_by is not None:
+                db.session.commit()
+                continue
+            if placed and blocked_by is not None:
                 _set_reason(run, N_("waiting behind run %(run)s", run=blocked_by))
-            elif (gpus := placement.allocate("run", run.id, run.gpu_count, inventory) if placed else []) is None:
+                db.session.commit()
+                continue
+            gpus = placement.allocate("run", run.id, run.gpu_count, inventory) if placed else []
+            if gpus is None:
                 free = len(set(inventory) - set(placement.held()))
                 _set_reason(run, N_("waiting for %(asked)s GPUs; %(free)s free", asked=run.gpu_count, free=free))
                 blocked_by = run.id
-            elif transition(run, "starting", ("queued",), N_("launching on GPUs %(gpus)s", gpus=", ".join(gpus)) if gpus
-                            else N_("launching"), gpus=gpus, **reason("")):
+                db.session.commit()
+                continue
+            launching = N_("launching on GPUs %(gpus)s", gpus=", ".join(gpus)) if gpus else N_("launching")
+            if transition(run, "starting", ("queued",), launching, gpus=gpus, **reason("")):
                 db.session.commit()  # recorded before the launch, so a crash never launches it twice
                 supervisor.submit(("launch", run.id), launch, run.id)
                 self.launching[run.id] = time.monotonic()
-                continue
             else:  # stopped meanwhile: its GPUs go back
                 db.session.rollback()
-                continue
-            db.session.commit()

@@ -12,6 +12,7 @@ write lock (SQLite), so a take-over cannot slip in between; when it matches no r
 commit is refused with `LeaseLost` and nothing of that transaction is written. A paused or
 partitioned old holder therefore cannot write anything once another took over.
 """
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from portal.extensions import db
 
 SUPERVISOR = "supervisor"
+log = logging.getLogger("portal.supervisor")
 
 
 class Lease(db.Model):
@@ -129,6 +131,25 @@ def unfenced():
 
 def fence_in_force() -> Fence | None:
     return getattr(_local, "fence", None)
+
+
+def may_act() -> bool:
+    """In the pool, right before starting something outside the portal: is the lease still ours?"""
+    fence = fence_in_force()
+    return fence is None or fence.holds()
+
+
+@contextmanager
+def recorded_or_undone(undo, what: str):
+    """Commit the record of a thing just started; if the lease moved on meanwhile, nobody would
+    follow it: roll back and `undo()` it (kill what was started)."""
+    try:
+        yield
+        db.session.commit()
+    except LeaseLost:
+        db.session.rollback()
+        undo()
+        log.warning("killed %s just started: this supervisor lost the lease meanwhile", what)
 
 
 # A commit is fenced when its transaction writes: flushed ORM changes, changes about to be
