@@ -50,7 +50,7 @@ def test_a_short_run_reads_back_as_progress_and_metrics(tmp_path):
     losses = [e for e in log_events if isinstance(e, Metrics) and "loss" in e.values]
     assert [m.step for m in losses] == [5, 10]
     assert losses[0].values["loss"] > losses[1].values["loss"]
-    assert set(losses[0].values) == {"loss", "learning_rate", "epoch", "throughput", "total_tokens"}
+    assert set(losses[0].values) == {"loss", "learning_rate", "epoch", "throughput", "num_input_tokens_seen"}
 
     checkpoint = tmp_path / "checkpoint-12"
     assert json.loads((checkpoint / "trainer_state.json").read_text())["global_step"] == 12

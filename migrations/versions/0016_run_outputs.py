@@ -1,4 +1,4 @@
-"""runs: where LLaMA-Factory writes the outputs (output_dir from the training config)
+"""runs: where LLaMA-Factory writes the outputs (output_dir from the training config), loading phase
 
 Revision ID: 0016_run_outputs
 Revises: 0015_event_i18n
@@ -17,8 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('runs') as batch_op:
+        batch_op.add_column(sa.Column('output_source', sa.String(length=16), nullable=False, server_default='portal'))
+        batch_op.add_column(sa.Column('phase', sa.String(length=16), nullable=False, server_default=''))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('runs') as batch_op:
+        batch_op.drop_column('phase')
+        batch_op.drop_column('output_source')

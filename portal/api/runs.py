@@ -24,6 +24,7 @@ class RunInfo(BaseModel):
     status: str
     status_reason: str
     progress: float
+    phase: str = Field("", description="loading: data and model loading bars run before training (progress stays)")
     step: int | None
     total_steps: int | None
     eta_seconds: float | None
@@ -50,7 +51,7 @@ class RunInfo(BaseModel):
     @classmethod
     def of(cls, r) -> "RunInfo":
         return cls(id=r.id, project=r.project.name, number=r.number, status=r.status,
-                   status_reason=r.status_reason, progress=r.progress, step=r.step, total_steps=r.total_steps,
+                   status_reason=r.status_reason, progress=r.progress, phase=r.phase, step=r.step, total_steps=r.total_steps,
                    eta_seconds=r.eta_seconds, start_command=services.command_text(r), argv=r.argv,
                    executor=r.executor, container=r.container, workdir=r.workdir, output_dir=r.output_dir,
                    output_source=r.output_source,

@@ -27,6 +27,8 @@ class Run(db.Model):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     step: Mapped[int | None]
     total_steps: Mapped[int | None]
+    # "loading" while data and model loading bars run before training (they never move progress)
+    phase: Mapped[str] = mapped_column(String(16), default="", server_default="")
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     last_metrics: Mapped[dict] = mapped_column(JSON, default=dict)  # latest value of each key
     # what was launched, frozen at creation so editing the project never changes a run
@@ -38,7 +40,11 @@ class Run(db.Model):
     # what the run used, recorded at queue time (config text, dataset digest, masked env):
     # deferred, as the config text may be a MiB and lists never show it
     snapshot: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}", deferred=True)
+    # where the run's outputs are (trainer_log.jsonl, checkpoints), as its executor sees them: the
+    # one place every reader looks, decided at queue time by portal/runs/outputs.py, which also
+    # says why there (`output_source`: config, command or portal)
     output_dir: Mapped[str] = mapped_column(String(500))
+    output_source: Mapped[str] = mapped_column(String(16), default="portal", server_default="portal")
     # the run's folder name (portal data dir, and run root in a container): unique even when
     # a database is reset or two portals share a container, so no run appends to another's files
     folder: Mapped[str] = mapped_column(String(64), default="")

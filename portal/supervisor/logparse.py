@@ -5,13 +5,20 @@ lines with a "step". `TrainerLogParser` reads LLaMA-Factory's `<output_dir>/trai
 Both take bytes cut anywhere (mid-line, mid-character) and keep the unfinished line until the
 next `feed`; `flush` parses it at the end of the stream.
 
-Which bar is the training bar (OutputParser): bars are told apart by their total. The first
-bar becomes the main bar. A bar with another total takes its place only when the main bar has
-finished (n == total), and never once metrics have been printed while a main bar was unfinished
-(that is training, so its bar stays main). Loading and tokenizing bars run to 100% before
-training, so the training bar takes over from them; evaluation bars start while the training
-bar is unfinished, or (the final evaluation) after training printed its dicts, so they never
-move progress. Only main-bar Progress is emitted; a redraw identical to the last is not repeated.
+Which bar is the training bar (OutputParser): loading bars are never one. A bar counting
+something else than iterations (`examples/s`, the datasets library's Map, LLaMA-Factory's
+"Running tokenizer on dataset") or named like loading ("Loading checkpoint shards",
+"Converting format of dataset") is a Phase: before training it says "loading", and it never
+moves progress. Other bars are told apart by their total. The first becomes the main bar. A
+bar with another total takes its place only when the main bar has finished (n == total), and
+never once metrics have been printed while a main bar was unfinished (that is training, so its
+bar stays main). Evaluation bars start while the training bar is unfinished, or (the final
+evaluation) after training printed its dicts, so they never move progress. Only main-bar
+Progress is emitted; a redraw identical to the last is not repeated.
+
+Each Metrics says its `source`, so one value per key and step can be kept (`onevalue.py`):
+with LLAMABOARD_ENABLED a LLaMA-Factory step is printed by LLaMA-Board (4 digits), by
+transformers, and written to trainer_log.jsonl (all digits).
 """
 import ast
 import json
@@ -31,6 +38,18 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class Phase:
+    """What a run does before its training bar: "loading" (data, model), "" once training shows."""
+
+    name: str
+
+
+# where a value was read, most digits first: trainer_log.jsonl writes the logged float itself,
+# transformers prints it rounded for the console, LLaMA-Board's line to 4 digits
+SOURCES = ("trainer_log", "trainer", "json", "llamaboard")
+
+
+@dataclass(frozen=True, slots=True)
 class Metrics:
     """Finite numeric values logged at `step` (None when no training step is known yet).
 
@@ -41,14 +60,15 @@ class Metrics:
     step: int | None
     values: dict[str, float]
     nonfinite: dict[str, float] = field(default_factory=dict, compare=False)
+    source: str = field(default="trainer", compare=False)  # one of SOURCES
 
 
-def _measured(step: int | None, values: dict[str, float]) -> Metrics:
+def _measured(step: int | None, values: dict[str, float], source: str = "trainer") -> Metrics:
     finite = {k: v for k, v in values.items() if math.isfinite(v)}
-    return Metrics(step, finite, {k: v for k, v in values.items() if not math.isfinite(v)})
+    return Metrics(step, finite, {k: v for k, v in values.items() if not math.isfinite(v)}, source)
 
 
-Event = Progress | Metrics
+Event = Progress | Metrics | Phase
 
 MAX_LINE = 1 << 20  # a longer line is neither a bar nor a metrics dict; it is dropped unread
 MAX_DICT = 8192  # Trainer dicts are a few hundred characters; bounds the cost of literal_eval
@@ -57,16 +77,29 @@ _DICT_OPENERS = (b"{'", b'{"')
 # tqdm's default format, "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining},
 # {rate_fmt}{postfix}]", where rate_fmt is "5.00it/s" (any unit), "2.50s/it" below one step per
 # second, or "?it/s". Matched on bytes from the "%|", so a bar costs no decoding.
-_BAR = re.compile(rb"%\|[^|\n]*\| *(\d+)/(\d+) *\[\d+(?::\d+)+<(\d+(?::\d+)+|\?), *(\d+(?:\.\d+)?|\?)(s/)?")
+_BAR = re.compile(rb"%\|[^|\n]*\| *(\d+)/(\d+) *\[\d+(?::\d+)+<(\d+(?::\d+)+|\?), *(\d+(?:\.\d+)?|\?)(s/)? *"
+                  rb"([A-Za-z]*)")
+# a bar's description that says it loads (transformers, datasets, LLaMA-Factory's data/converter.py
+# and processors): such bars are a phase, not training
+_LOADING = re.compile(rb"(?:Loading|Converting|Running tokenizer|Tokeniz|Generating|Map|Filter|Download|Fetching|"
+                      rb"Preprocess|Extracting|Casting|Saving the dataset)")
+# LLaMA-Board's line (train/callbacks.py LogCallback.on_log via LLaMA-Factory's logger):
+# "[INFO|2025-06-01 10:00:00] llamafactory.train.callbacks:185 >> {'loss': 2.1877, …}"
+_LLAMABOARD = b"llamafactory.train.callbacks:"
+# LLaMA-Board names two quantities its own way; the name transformers logs is kept
+LLAMABOARD_ALIASES = {"accuracy": "rewards/accuracies"}
 # str(timedelta) as LLaMA-Factory writes it ("1 day, 2:03:04") and tqdm's "MM:SS" / "H:MM:SS".
 _DURATION = re.compile(r"(?:(\d+) days?, )?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)")
 # repr() of a float dict writes nan/inf bare, which literal_eval rejects; quoting them keeps
 # the rest of a diverged run's dict (the non-finite value itself is kept apart, see `Metrics`)
 _BARE_NONFINITE = re.compile(r"(?<=: )(-?(?:nan|inf))(?=[,}])")
 _JSON = json.JSONDecoder()
+# trainer_log.jsonl's keys (LogCallback.on_log) under the names transformers logs them by
 _TRAINER_LOG_NAMES = {"loss": "loss", "eval_loss": "eval_loss", "predict_loss": "predict_loss",
-                      "reward": "reward", "accuracy": "accuracy", "lr": "learning_rate",
-                      "epoch": "epoch", "throughput": "throughput", "total_tokens": "total_tokens"}
+                      "reward": "reward", "accuracy": "rewards/accuracies", "lr": "learning_rate",
+                      "epoch": "epoch", "throughput": "throughput", "total_tokens": "num_input_tokens_seen",
+                      "vram_allocated": "vram_allocated", "vram_reserved": "vram_reserved"}  # RECORD_VRAM=1
+TRAINER_LOG_KEYS = frozenset(_TRAINER_LOG_NAMES.values())
 
 
 def parse_duration(text: str) -> float | None:
@@ -171,7 +204,7 @@ def _json_metrics(text: str) -> list[Metrics]:
             values = {k: n for k, v in record.items()
                       if k != "step" and (n := _number(v, strings=False)) is not None}
             if values:
-                found.append(_measured(step, values))
+                found.append(_measured(step, values, "json"))
     return found
 
 
@@ -219,6 +252,7 @@ class OutputParser(_LineStream):
         self._n = 0
         self._locked = False  # metrics appeared while the main bar ran: it is the training bar
         self._last: Progress | None = None
+        self._phase = ""
 
     def _parse(self, block: bytes) -> list[Event]:
         events: list[Event] = []
@@ -226,7 +260,7 @@ class OutputParser(_LineStream):
         for pos in _markers(block):
             if block[pos] == ord("%"):
                 if match := _BAR.match(block, pos):
-                    self._bar(match, events)
+                    self._bar(match, block[block.rfind(b"\n", 0, pos) + 1:pos], events)
             elif pos >= read_to:
                 read_to = block.find(b"\n", pos)
                 read_to = len(block) if read_to < 0 else read_to
@@ -235,17 +269,25 @@ class OutputParser(_LineStream):
                     # Trainer prints a dict right after the bar reached its step; a bar throttled
                     # by tqdm's mininterval can lag, so with sub-0.1 s steps this may be early
                     step = self._n if self._total is not None else None
+                    board = _LLAMABOARD in block[block.rfind(b"\n", 0, pos) + 1:pos]
                     for values in _trainer_dicts(text):
-                        self._metrics(_measured(step, values), events)
+                        if board:
+                            values = {LLAMABOARD_ALIASES.get(k, k): v for k, v in values.items()}
+                        self._metrics(_measured(step, values, "llamaboard" if board else "trainer"), events)
                 if '{"' in text and '"step"' in text:
                     for metrics in _json_metrics(text):
                         self._metrics(metrics, events)
         return events
 
-    def _bar(self, match: re.Match, events: list[Event]) -> None:
-        n, total, eta, rate, inverse = match.groups()
+    def _bar(self, match: re.Match, before: bytes, events: list[Event]) -> None:
+        n, total, eta, rate, inverse, unit = match.groups()
         n, total = int(n), int(total)
         if total == 0:
+            return
+        if unit not in (b"it", b"") or _LOADING.match(before.lstrip()):
+            if self._total is None and self._phase != "loading":  # before training: say so, move nothing
+                self._phase = "loading"
+                events.append(Phase("loading"))
             return
         if total != self._total:
             if self._total is not None and (self._locked or self._n < self._total):
@@ -304,5 +346,5 @@ class TrainerLogParser(_LineStream):
                     self._last = progress
                     events.append(progress)
             if values:
-                events.append(_measured(step, values))
+                events.append(_measured(step, values, "trainer_log"))
         return events

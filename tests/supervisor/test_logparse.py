@@ -3,7 +3,7 @@ import builtins
 
 import pytest
 
-from portal.supervisor.logparse import (MAX_LINE, Metrics, OutputParser, Progress, TrainerLogParser,
+from portal.supervisor.logparse import (MAX_LINE, Metrics, OutputParser, Phase, Progress, TrainerLogParser,
                                         parse_duration)
 
 CLEAR = "\r" + " " * 48 + "\r"  # what tqdm.write sends to the bar's line before printing
@@ -83,7 +83,6 @@ def metrics(events) -> list[Metrics]:
     ("Training:  5%|▌         | 50/1000 [01:40<1:35:00,  2.00s/it]", Progress(50, 1000, 5700.0, 0.5)),
     (" 10%|█         | 100/1000 [00:20<03:00,  5.00it/s, loss=1.23, lr=2e-5]", Progress(100, 1000, 180.0, 5.0)),
     ("Epoch 2: 50%|#####     | 500/1000 [27:03:04<27:03:04, 194.83s/it]", Progress(500, 1000, 97384.0, 1 / 194.83)),
-    ("Map: 100%|██████████| 5000/5000 [00:01<00:00, 3512.40 examples/s]", Progress(5000, 5000, 0.0, 3512.4)),
 ])
 def test_tqdm_bar_forms(line, expected):
     assert events_of(line + "\n") == [expected]
@@ -125,18 +124,22 @@ def test_evaluation_bars_in_the_middle_do_not_move_progress():
     assert progress(events_of(text)) == [(200, 1000), (201, 1000)]
 
 
-def test_loading_bars_that_finish_before_training_give_way_to_the_training_bar():
+def test_loading_bars_are_a_phase_and_never_move_progress():
     text = ("Loading checkpoint shards:   0%|          | 0/4 [00:00<?, ?it/s]"
             "\rLoading checkpoint shards: 100%|██████████| 4/4 [00:06<00:00,  1.52s/it]\n"
+            "Converting format of dataset (num_proc=16): 100%|██████████| 5000/5000 [00:00<00:00, 21302.51 "
+            "examples/s]\n"
             "Running tokenizer on dataset (num_proc=16):   0%|          | 0/5000 [00:00<?, ? examples/s]"
             "\rRunning tokenizer on dataset (num_proc=16): 100%|██████████| 5000/5000 "
             "[00:03<00:00, 1409.82 examples/s]\n"
+            "Map: 100%|██████████| 5000/5000 [00:01<00:00, 3512.40 examples/s]\n"
             "  0%|          | 0/1000 [00:00<?, ?it/s]\r  0%|          | 1/1000 [00:03<55:00,  3.30s/it]\n"
             "{'loss': 2.1031, 'learning_rate': 1e-06, 'epoch': 0.0}\n"
             "Loading checkpoint shards:   0%|          | 0/4 [00:00<?, ?it/s]\n"  # training runs: ignored
             "  0%|          | 2/1000 [00:06<55:00,  3.30s/it]\n")
     events = events_of(text)
-    assert progress(events) == [(0, 4), (4, 4), (0, 5000), (5000, 5000), (0, 1000), (1, 1000), (2, 1000)]
+    assert events[0] == Phase("loading") and Phase("loading") not in events[1:]
+    assert progress(events) == [(0, 1000), (1, 1000), (2, 1000)]
     assert metrics(events) == [Metrics(1, {"loss": 2.1031, "learning_rate": 1e-06, "epoch": 0.0})]
 
 
@@ -155,8 +158,8 @@ def test_a_dict_printed_after_a_loading_bar_does_not_pin_progress_to_it():
             "{'trainable_params': 4399104, 'all_params': 498431872}\n"
             "  0%|          | 0/1000 [00:00<?, ?it/s]\n")
     events = events_of(text)
-    assert progress(events) == [(4, 4), (0, 1000)]
-    assert metrics(events) == [Metrics(4, {"trainable_params": 4399104.0, "all_params": 498431872.0})]
+    assert progress(events) == [(0, 1000)]
+    assert metrics(events) == [Metrics(None, {"trainable_params": 4399104.0, "all_params": 498431872.0})]
 
 
 @pytest.mark.parametrize("line, values", [
@@ -306,12 +309,12 @@ def test_trainer_log_lines():
     assert events_of(TRAINER_LOG, TrainerLogParser) == [
         Progress(5, 100, 1178.0, None),
         Metrics(5, {"loss": 2.1187, "learning_rate": 1e-05, "epoch": 0.15, "throughput": 1843.27,
-                    "total_tokens": 114287.0}),
+                    "num_input_tokens_seen": 114287.0}),
         Progress(10, 100, 1125.0, None),
         Metrics(10, {"loss": 1.7302, "learning_rate": 2e-05, "epoch": 0.3, "throughput": 1850.02,
-                     "total_tokens": 231252.0}),
+                     "num_input_tokens_seen": 231252.0}),
         Progress(10, 100, 1260.0, None),
-        Metrics(10, {"eval_loss": 1.6811, "epoch": 0.3, "throughput": 1651.8, "total_tokens": 231252.0}),
+        Metrics(10, {"eval_loss": 1.6811, "epoch": 0.3, "throughput": 1651.8, "num_input_tokens_seen": 231252.0}),
     ]
 
 

@@ -90,6 +90,20 @@ def _remove_one(root_fd: int, parts: tuple[str, ...]) -> None:
             os.close(fd)
 
 
+def host_output_dir(training_dir: Path, workdir: str, configured: str) -> str:
+    """A config's output_dir on this host: inside the training dir, or Invalid (the portal reads
+    and serves what is there, so it never follows a config out of the training dir)."""
+    from portal.errors import Invalid
+    from portal.i18n import _l
+
+    root = training_dir.resolve()
+    path = (Path(workdir) / configured).resolve()
+    if path != root and not path.is_relative_to(root):
+        raise Invalid(_l("the training config's output_dir %(dir)s is outside the training directory %(root)s; "
+                         "the portal could not read the run's outputs there", dir=configured, root=str(root)))
+    return str(path)
+
+
 @dataclass(frozen=True)
 class LocalHandle(Handle):
     pid: int
@@ -121,6 +135,9 @@ class LocalExecutor(Executor):
 
     def log_path(self, folder: str) -> Path:
         return self.runs_dir / folder / "output.log"
+
+    def output_dir_of(self, workdir, configured):
+        return host_output_dir(self.training_dir, workdir, configured)
 
     def base_env(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in PORTAL_ENV if k in os.environ}
