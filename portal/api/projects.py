@@ -195,7 +195,7 @@ def unarchive_project(name: str):
 @operation(bp, "POST", "/projects/<name>/runs", summary="Start a training run", tag="runs", response=RunInfo,
            body=RunCreate, body_required=False,
            errors={400: "The dataset or config is missing under the training dir", **NOT_FOUND,
-                   409: "The project is archived"})
+                   409: "The project is archived, or an active run already writes to the config's output_dir"})
 def create_run(name: str, body: RunCreate):
     """Checks the project's dataset and config under the training dir, then queues the run;
     the supervisor starts it (status `running`, progress 0.05) or records why it failed."""
