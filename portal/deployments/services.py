@@ -17,6 +17,7 @@ from portal.deployments.transitions import log_event, transition
 from portal.errors import Conflict, Invalid, found
 from portal.extensions import db
 from portal.i18n import N_, _l, gettext, run_name
+from portal.runs.models import Run
 from portal.supervisor import executors, gpus as gpu_probe, placement, ports
 from portal.timeutil import utcnow
 
@@ -36,11 +37,11 @@ def gpu_holders() -> dict[str, Deployment]:
 
 
 def _holder_text(kind: str, holder: str) -> str:
+    """Who holds a GPU, in the reader's words: a run by its name, a deployment by its id."""
     if kind == "run":
-        from portal.runs.models import Run
         run = db.session.get(Run, int(holder))
-        return f"run {run_name(run)}" if run else f"run {holder}"
-    return f"deployment {holder}"
+        return gettext("run %(name)s", name=run_name(run) if run else holder)
+    return gettext("deployment %(id)s", id=holder)
 
 
 def _adapters(adapters: list[dict], served_name: str) -> list[dict]:
