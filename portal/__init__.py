@@ -70,9 +70,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.datasets.views import bp as datasets_bp
     from portal.deid.views import bp as deid_bp
     from portal.deployments.views import bp as deployments_bp
+    from portal.notify.views import bp as notify_bp
     from portal.projects.views import bp as projects_bp
     from portal.runs.views import bp as runs_bp
 
     for blueprint in (auth_bp, dashboard_bp, projects_bp, runs_bp, deid_bp, configs_bp, datasets_bp,
-                      account_bp, deployments_bp, api_bp):
+                      account_bp, deployments_bp, notify_bp, api_bp):
         app.register_blueprint(blueprint)

@@ -12,7 +12,6 @@ from flask_babel import force_locale, gettext
 from portal.i18n import duration, status_label, translated
 from portal.notify.models import LANGUAGES, Channel, Event
 
-LOSSES = (("loss", "Loss"), ("eval_loss", "Eval loss"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,8 @@ def _run_message(kind: str, run: dict, rule: str) -> Message:
     lines = [(gettext("Status"), status_label(run.get("status") or "")),
              (gettext("Duration"), duration(run.get("duration_seconds")))]
     last = run.get("last_metrics") or {}
-    lines += [(gettext(label), _number(last[key])) for key, label in LOSSES if key in last]
+    losses = {"loss": gettext("Loss"), "eval_loss": gettext("Eval loss")}
+    lines += [(label, _number(last[key])) for key, label in losses.items() if key in last]
     if run.get("exit_code") is not None:
         lines.append((gettext("Exit code"), str(run["exit_code"])))
     reason = rule or _reason(run)

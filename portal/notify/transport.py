@@ -12,6 +12,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from urllib.parse import unquote, urlsplit
 
 from portal.i18n import _l
@@ -122,7 +123,7 @@ def send_mail(smtp_url: str, message: EmailMessage, recipients: list[str]) -> Re
                 code, answer = smtp.rcpt(recipient)
                 if code not in (250, 251):
                     return Reply(code, answer.decode("utf-8", "replace"))
-            code, answer = smtp.data(message.as_bytes())
+            code, answer = smtp.data(message.as_bytes(policy=SMTP_POLICY))  # CRLF: smtplib fixes str only
             return Reply(code, answer.decode("utf-8", "replace"))
     except smtplib.SMTPResponseException as error:
         return Reply(error.smtp_code, error.smtp_error.decode("utf-8", "replace")[:500])

@@ -2,6 +2,10 @@
 import time
 
 import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.notify.models import Delivery
 
 from portal.supervisor import Supervisor
 from tests.support import Receiver
@@ -67,3 +71,22 @@ def channel(client, headers, receiver=None, **fields):
     response = client.post("/v1/notification-channels", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def make_project(client, headers, name="p1", **fields):
+    body = {"name": name, "dataset_name": "datasets/sample.jsonl", "training_yaml_name": "configs/train.yaml",
+            "executor": "local", "workdir": ".", **fields}
+    response = client.post("/projects", json=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+
+
+def start(client, headers, name="p1") -> int:
+    response = client.post(f"/projects/{name}/runs", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["id"]
+
+
+def deliveries(app, status=None):
+    with app.app_context():
+        query = select(Delivery.status, Delivery.attempts)
+        return db.session.execute(query.where(Delivery.status == status) if status else query).all()

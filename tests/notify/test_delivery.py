@@ -4,29 +4,10 @@ import sys
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.notify.models import Attempt, Delivery, Event
-from tests.notify.conftest import channel
+from portal.notify.models import Event
+from tests.notify.conftest import channel, deliveries, make_project, start
 
 PY = sys.executable
-
-
-def make_project(client, headers, name="p1", **fields):
-    body = {"name": name, "dataset_name": "datasets/sample.jsonl", "training_yaml_name": "configs/train.yaml",
-            "executor": "local", "workdir": ".", **fields}
-    response = client.post("/projects", json=body, headers=headers)
-    assert response.status_code == 200, response.get_json()
-
-
-def start(client, headers, name="p1") -> int:
-    response = client.post(f"/projects/{name}/runs", headers=headers)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["id"]
-
-
-def deliveries(app, status=None):
-    with app.app_context():
-        query = select(Delivery.status, Delivery.attempts)
-        return db.session.execute(query.where(Delivery.status == status) if status else query).all()
 
 
 def test_a_failing_run_sends_exactly_the_configured_events(app, client, token, training, receivers, tick_until):

@@ -25,8 +25,9 @@ def build(channel, event, message, _now: float) -> dict:
     mail["Message-ID"] = make_msgid(domain="llm-training-portal")
     if event is not None:
         mail["X-Portal-Event-Id"] = event.id
-    mail.set_content(messages.as_text(message))
-    mail.add_alternative(html(message), subtype="html")
+    # quoted-printable: SMTP servers refuse lines over 998 bytes, and a long reason or the HTML is one line
+    mail.set_content(messages.as_text(message), cte="quoted-printable")
+    mail.add_alternative(html(message), subtype="html", cte="quoted-printable")
     return {"mail": mail, "recipients": tuple(channel.recipients)}
 
 
