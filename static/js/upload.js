@@ -19,6 +19,12 @@
     return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
   }
 
+  // `detail` is a sentence, or for a 422 pydantic's list of {loc, msg}
+  function reason(detail) {
+    if (Array.isArray(detail)) return detail.map((d) => (d && d.msg) || String(d)).join("; ");
+    return typeof detail === "string" ? detail : "";
+  }
+
   function request(method, url, { body = null, headers = {}, onProgress = null } = {}) {
     const xhr = new XMLHttpRequest();
     const done = new Promise((resolve, reject) => {
@@ -30,7 +36,7 @@
         let json = null;
         try { json = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
         if (xhr.status >= 200 && xhr.status < 300) resolve(json);
-        else reject(Object.assign(new Error((json && json.detail) || xhr.statusText), { status: xhr.status }));
+        else reject(Object.assign(new Error(reason(json && json.detail) || xhr.statusText), { status: xhr.status }));
       };
       xhr.onerror = () => reject(Object.assign(new Error(say("network")), { status: 0 }));
       xhr.onabort = () => reject(Object.assign(new Error("cancelled"), { status: -1 }));
