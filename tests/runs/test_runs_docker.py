@@ -200,3 +200,20 @@ def test_a_workdir_or_program_missing_in_the_container_is_named_before_queueing(
     answer = client.post("/projects/p1/runs", headers=h)
     assert answer.status_code == 400
     assert f"program no-such-tool-xyz (not in /tmp nor on PATH in {container})" in answer.get_json()["detail"]
+
+
+def test_outputs_are_read_from_the_configs_output_dir_inside_the_container(client, token, training, ticker):
+    h = token["operator"]
+    folder = f"saves/{uuid.uuid4().hex[:8]}"
+    (training / "configs" / "train.yaml").write_text(f"stage: sft\noutput_dir: {folder}\n")
+    log_line = ('{"current_steps": 1, "total_steps": 1, "loss": 0.123456789, "lr": 1e-05, "epoch": 1.0, '
+                '"percentage": 100.0, "elapsed_time": "0:00:01", "remaining_time": "0:00:00"}\n')
+    docker_project(client, h, python_c(
+        f"import os\nos.makedirs('{folder}/checkpoint-1')\n"
+        f"open('{folder}/trainer_log.jsonl', 'w').write({log_line!r})\n"))  # relative: from the workdir
+    run = start(client, h)
+    assert (run["output_dir"], run["output_source"]) == (f"/tmp/{folder}", "config")
+    done = ticker.until(run["id"], "succeeded", timeout=60)
+    assert done["metrics"]["loss"] == 0.123456789 and done["step"] == 1
+    assert [a["path"] for a in client.get(f"/v1/runs/{run['id']}/artifacts", headers=h).get_json()] == [
+        "checkpoint-1"]
