@@ -14,7 +14,7 @@ class CheckpointPlan(BaseModel):
     size: int = Field(description="bytes of the whole checkpoint folder")
     metric_value: float | None = Field(description="the policy's metric at this step")
     tags: list[str]
-    keep: list[str] = Field(description="why it stays: best, latest, tagged, being written")
+    keep: list[str] = Field(description="why it stays: best, latest, tagged, running (the newest checkpoint of a run that goes on)")
     remove: list[str] = Field(description="paths under the output dir that go")
     frees: int
 

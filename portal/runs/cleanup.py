@@ -41,7 +41,7 @@ class Checkpoint:
     parts: dict[str, int] = field(default_factory=dict)  # optimizer state: relative path -> bytes
     metric: float | None = None
     tags: list[str] = field(default_factory=list)
-    keep: list[str] = field(default_factory=list)  # why it stays: best, latest, tagged, newest of a running run
+    keep: list[str] = field(default_factory=list)  # why it stays: best, latest, tagged, running (the newest of a running run)
     remove: list[str] = field(default_factory=list)  # what goes
     frees: int = 0
 
@@ -163,7 +163,7 @@ def _decide(found: list[Checkpoint], policy: dict, best: str | None, running: bo
         if checkpoint.tags:
             checkpoint.keep.append("tagged")
     if running and found:
-        found[-1].keep.append("being written")  # the newest of a running run may still be half written
+        found[-1].keep.append("running")  # the newest of a running run may still be half written
     for checkpoint in found:
         if checkpoint.keep:
             continue

@@ -134,7 +134,7 @@ def test_a_running_runs_newest_checkpoint_is_never_touched(client, token, traini
     out = Path(run["output_dir"])
     ticker.sup.tick()
     plans = {c["path"]: c for c in client.get("/v1/projects/p1/cleanup", headers=h).get_json()["runs"][0]["checkpoints"]}
-    assert plans["checkpoint-40"]["keep"] == ["being written"] and plans["checkpoint-40"]["remove"] == []
+    assert plans["checkpoint-40"]["keep"] == ["running"] and plans["checkpoint-40"]["remove"] == []
     client.post("/v1/projects/p1/cleanup", headers=h)
     assert (out / "checkpoint-40" / "optimizer.pt").exists() and not (out / "checkpoint-10").exists()
     gate.write_text("")
