@@ -94,7 +94,9 @@ window.PortalCharts = (() => {
         cell("td", values.length ? fmt(Math.max(...values)) : "—"));
       return tr;
     }));
-    details.append(summary, table);
+    const wrap = Object.assign(document.createElement("div"), { className: "table-wrap" });
+    wrap.append(table);
+    details.append(summary, wrap);
     box.append(details);
   }
 

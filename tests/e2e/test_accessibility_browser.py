@@ -302,6 +302,8 @@ def test_keyboard_focus_skip_link_and_user_menu(browser, a11y_server, pages, ses
     for _ in range(24):
         page.keyboard.press("Tab")
         ring = page.evaluate(FOCUS_RING)
+        if ring["name"].startswith("body"):
+            break  # past the last stop
         if ring["style"] != "solid" or ring["width"] < 2 or ring["contrast"] < 3:
             weak.append(ring)
     page.screenshot(path=shots / "focus-ring.png")
