@@ -269,7 +269,9 @@ upload_file._portal_streaming = True  # the CSRF check must not parse the body a
 def get_file(dataset_id: str, upload_id: str):
     item = services.get_file(dataset_id, upload_id)
     base = DatasetFileInfo.of(item, item.dataset.name).model_dump()
-    return FileDetail(**base, report=item.report, stats=item.stats)
+    report = item.report and {**item.report, "errors": [{"line": e["line"], "message": e["message"]}
+                                                        for e in item.report.get("errors", [])]}  # English, as always
+    return FileDetail(**base, report=report, stats=item.stats)
 
 
 @operation(bp, "GET", "/v1/datasets/<dataset_id>/files/<upload_id>/preview", summary="A page of records",

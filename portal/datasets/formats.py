@@ -6,7 +6,8 @@ the shortest path: plain attribute arithmetic, no per-field helper calls.
 """
 import orjson
 
-from portal.i18n import marked
+from portal.i18n import N_, marked
+from portal.supervisor.transition import said
 
 MAX_ERRORS = 100
 # top-level columns a file may or may not have; `stats()["columns"]` lists those it has, and
@@ -17,6 +18,10 @@ OPTIONAL_COLUMNS = ("input", "system", "history", "tools")
 def _empty(value) -> bool:
     return type(value) is not str or not value or value.isspace()
 
+
+
+def not_an_object(rec) -> dict:
+    return N_("a record must be a JSON object, not %(type)s", type=type(rec).__name__)
 
 class Checker:
     name = ""
@@ -30,10 +35,11 @@ class Checker:
         self.maxes = dict.fromkeys(self.fields, 0)
         self.present = dict.fromkeys(self.fields, 0)
 
-    def error(self, line: int, message: str) -> None:
+    def error(self, line: int, message) -> None:
+        """A bad record: `message` (an N_() message) is kept in English and for the reader's language."""
         self.bad += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"line": line, "message": message})
+            self.errors.append({"line": line, **said(message)})
 
     def count(self, field: str, length: int) -> None:
         self.sums[field] += length
@@ -93,27 +99,27 @@ class Alpaca(Checker):
         system = rec.get("system")
         if system is not None:
             if type(system) is not str:
-                return "system must be a string"
+                return N_("system must be a string")
             self.count("system", len(system))
         history = rec.get("history")
         if history is not None:
             if type(history) is not list or any(
                     type(turn) is not list or len(turn) != 2 or _empty(turn[0]) or _empty(turn[1]) for turn in history):
-                return "history must be a list of [question, answer] pairs of non-empty strings"
+                return N_("history must be a list of [question, answer] pairs of non-empty strings")
             self.count("history", len(history))
         return None
 
     def explain(self, rec) -> str:
         if type(rec) is not dict:
-            return f"a record must be a JSON object, not {type(rec).__name__}"
+            return not_an_object(rec)
         for key in ("instruction", "output"):
             if key not in rec:
-                return f"missing required field {key!r}"
+                return N_("missing required field %(key)s", key=repr(key))
             if type(rec[key]) is not str:
-                return f"{key} must be a string"
+                return N_("%(key)s must be a string", key=key)
             if _empty(rec[key]):
-                return f"empty required field {key!r}"
-        return "input must be a string"
+                return N_("empty required field %(key)s", key=repr(key))
+        return N_("input must be a string")
 
     def stats(self) -> dict:
         n = self.records
@@ -149,8 +155,8 @@ class Chat(Checker):
             if role in words:
                 used = sorted(words & self.roles)
                 if used:
-                    return (f"role {role!r} where this file uses {used[0]!r}: LLaMA-Factory reads one word per "
-                            f"role and skips the examples with the other")
+                    return N_("role %(role)s where this file uses %(used)s: LLaMA-Factory reads one word per role "
+                              "and skips the examples with the other", role=repr(role), used=repr(used[0]))
         self.roles.add(role)
         return None
 
@@ -159,16 +165,16 @@ class Chat(Checker):
         system, tools = rec.get("system"), rec.get("tools")
         if system is not None:
             if type(system) is not str:
-                return "system must be a string"
+                return N_("system must be a string")
             self.columns.add("system")
         if tools is not None:
             if type(tools) is not str:
-                return "tools must be a string holding the tool descriptions as JSON"
+                return N_("tools must be a string holding the tool descriptions as JSON")
             if tools:
                 try:
                     orjson.loads(tools)
                 except orjson.JSONDecodeError:
-                    return "tools must be a string holding the tool descriptions as JSON"
+                    return N_("tools must be a string holding the tool descriptions as JSON")
                 self.count("tools", len(tools))
             self.columns.add("tools")
         return None
@@ -176,39 +182,41 @@ class Chat(Checker):
     def check(self, rec):
         turns = rec.get(self.key) if type(rec) is dict else None
         if type(turns) is not list or not turns:
-            return (f"{self.key} must be a non-empty list" if type(rec) is dict
-                    else f"a record must be a JSON object, not {type(rec).__name__}")
+            return N_("%(key)s must be a non-empty list", key=self.key) if type(rec) is dict else not_an_object(rec)
         key, role_key, content_key = self.key, self.role_key, self.content_key
         first = turns[0]
         start = 1 if type(first) is dict and first.get(role_key) == self.system_role else 0
         if start:
             if _empty(first.get(content_key)):
-                return f"{key}[0]: empty system {content_key}"
+                return N_("%(key)s[0]: empty system %(content)s", key=key, content=content_key)
         if len(turns) == start:
-            return f"{key} has no user turn"
+            return N_("%(key)s has no user turn", key=key)
         user_chars = assistant_chars = 0
         for index in range(start, len(turns)):
             turn = turns[index]
             if type(turn) is not dict:
-                return f"{key}[{index}] must be an object with {role_key!r} and {content_key!r}"
+                return N_("%(key)s[%(index)s] must be an object with %(role)s and %(content)s", key=key, index=index,
+                          role=repr(role_key), content=repr(content_key))
             role = turn.get(role_key)
             user = (index - start) % 2 == 0
             if role not in (self.user_roles if user else self.assistant_roles):
                 wanted = self.user_roles if user else self.assistant_roles
-                return f"{key}[{index}]: wrong role order: {role!r} where {'/'.join(sorted(wanted))} belongs"
+                return N_("%(key)s[%(index)s]: wrong role order: %(role)s where %(wanted)s belongs", key=key,
+                          index=index, role=repr(role), wanted="/".join(sorted(wanted)))
             content = turn.get(content_key)
             if type(content) is not str or not content or content.isspace():
-                return f"{key}[{index}]: empty {content_key}"
+                return N_("%(key)s[%(index)s]: empty %(content)s", key=key, index=index, content=content_key)
             if role not in self.roles:
                 problem = self.first_use(role)
                 if problem:
-                    return f"{key}[{index}]: {problem}"
+                    return N_("%(key)s[%(index)s]: %(problem)s", key=key, index=index, problem=problem)
             if user:
                 user_chars = max(user_chars, len(content))
             else:
                 assistant_chars = max(assistant_chars, len(content))
         if (len(turns) - start) % 2:
-            return f"{key} must end with an assistant turn ({'/'.join(sorted(self.assistant_roles))})"
+            return N_("%(key)s must end with an assistant turn (%(roles)s)", key=key,
+                      roles="/".join(sorted(self.assistant_roles)))
         if "system" in rec or "tools" in rec:
             problem = self.extras(rec)
             if problem:
@@ -252,7 +260,7 @@ class Text(Checker):
     def check(self, rec):
         text = rec.get("text") if type(rec) is dict else rec if type(rec) is str else None
         if type(text) is not str or not text or text.isspace():
-            return "empty required field 'text'" if type(rec) in (dict, str) else "a record must be a JSON object"
+            return N_("empty required field %(key)s", key="'text'") if type(rec) in (dict, str) else not_an_object(rec)
         self.records += 1
         self.count("text", len(text))
         return None

@@ -9,6 +9,7 @@ import orjson
 
 from portal.datasets import readers
 from portal.datasets.validate import problem_of
+from portal.i18n import english
 from portal.errors import Invalid
 from portal.i18n import _l, gettext
 
@@ -34,7 +35,7 @@ def _item(line: int, raw: bytes) -> dict:
     try:
         return {"line": line, "record": orjson.loads(raw), "raw": None, "error": None}
     except orjson.JSONDecodeError:
-        return {"line": line, "record": None, "raw": raw[:2000].decode("utf-8", "replace"), "error": problem_of(raw)}
+        return {"line": line, "record": None, "raw": raw[:2000].decode("utf-8", "replace"), "error": english(problem_of(raw))}
 
 
 def _lines(path: Path, offset: int, line: int, limit: int, text: bool):
@@ -71,7 +72,7 @@ def _array(path: Path, offset: int, line: int, limit: int):
                 if len(items) == limit:
                     break
         except readers.BrokenFile as broken:
-            items.append({"line": broken.line, "record": None, "raw": None, "error": broken.message})
+            items.append({"line": broken.line, "record": None, "raw": None, "error": english(broken.message)})
             return items, None
         if end is None or len(items) < limit:
             return items, None
@@ -89,7 +90,7 @@ def _csv(path: Path, row: int, limit: int):
             if len(items) == limit:
                 return items, f"{row + limit}:{line + 1}"
     except readers.BrokenFile as broken:
-        items.append({"line": broken.line, "record": None, "raw": None, "error": broken.message})
+        items.append({"line": broken.line, "record": None, "raw": None, "error": english(broken.message)})
     return items, None
 
 

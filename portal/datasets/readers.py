@@ -9,6 +9,8 @@ import io
 import re
 from pathlib import Path
 
+from portal.i18n import N_, english
+
 BLOCK = 8 << 20
 MAX_RECORD = 64 << 20  # one record larger than this is a broken file, not a record
 BOM = b"\xef\xbb\xbf"
@@ -18,9 +20,9 @@ _TOKENS = re.compile(rb'\\.|["\[\]{},]', re.S)
 class BrokenFile(Exception):
     """The file cannot be read further; `line` is where it broke."""
 
-    def __init__(self, line: int, message: str):
-        super().__init__(message)
-        self.line, self.message = line, message
+    def __init__(self, line: int, message: dict):
+        super().__init__(english(message))
+        self.line, self.message = line, message  # an N_() message
 
 
 def kind_of(path: Path) -> str:
@@ -47,7 +49,7 @@ def line_blocks(handle, offset: int = 0):
         cut = data.rfind(b"\n") + 1
         if not cut:
             if len(data) > MAX_RECORD:
-                raise BrokenFile(0, f"a line longer than {MAX_RECORD >> 20} MiB")
+                raise BrokenFile(0, N_("a line longer than %(mib)s MiB", mib=MAX_RECORD >> 20))
             rest = data
             continue
         rest = data[cut:]
@@ -104,12 +106,12 @@ def array_elements(handle, offset: int = 0, line: int = 1, inside: bool = False)
         buf, base, scan, counted = buf[keep:], base + keep, scan - keep, 0
         start = 0 if start is not None else None
         if len(buf) > MAX_RECORD:
-            raise BrokenFile(line, f"a record longer than {MAX_RECORD >> 20} MiB")
+            raise BrokenFile(line, N_("a record longer than %(mib)s MiB", mib=MAX_RECORD >> 20))
     if not ended:
-        raise BrokenFile(line, "the file ends inside the JSON array (a missing ] or an unclosed string)")
+        raise BrokenFile(line, N_("the file ends inside the JSON array (a missing ] or an unclosed string)"))
     trailing = buf[scan:].strip() + handle.read(1024).strip()
     if trailing:
-        raise BrokenFile(line, "data after the closing ] of the JSON array")
+        raise BrokenFile(line, N_("data after the closing ] of the JSON array"))
 
 
 def csv_rows(path: Path, skip: int = 0):
@@ -121,9 +123,9 @@ def csv_rows(path: Path, skip: int = 0):
                 if index >= skip:
                     yield reader.line_num, row
         except UnicodeDecodeError as error:
-            raise BrokenFile(reader.line_num + 1, f"invalid UTF-8 ({error.reason})") from None
+            raise BrokenFile(reader.line_num + 1, N_("invalid UTF-8 (%(reason)s)", reason=error.reason)) from None
         except csv.Error as error:
-            raise BrokenFile(reader.line_num, f"CSV: {error}") from None
+            raise BrokenFile(reader.line_num, N_("CSV: %(error)s", error=str(error))) from None
 
 
 def csv_columns(path: Path) -> list[str]:

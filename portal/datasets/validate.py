@@ -11,6 +11,8 @@ from typing import Callable
 import orjson
 
 from portal.datasets import readers
+from portal.i18n import N_
+from portal.supervisor.transition import said
 from portal.datasets.formats import FORMATS, Checker, Text, detect
 
 DETECT_RECORDS = 1000  # records looked at to find the format before giving up
@@ -26,17 +28,17 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def problem_of(raw: bytes) -> str:
+def problem_of(raw: bytes) -> dict:
     """Why a line or element is not a JSON value, with the byte of a UTF-8 error."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        return f"invalid UTF-8 at byte {error.start} of the record"
+        return N_("invalid UTF-8 at byte %(byte)s of the record", byte=error.start)
     try:
         orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        return f"not valid JSON: {error}"
-    return "not valid JSON"
+        return N_("not valid JSON: %(error)s", error=str(error))
+    return N_("not valid JSON")
 
 
 def _checker_for(records) -> Checker | None:
@@ -167,14 +169,14 @@ def validate(path: Path, progress: Callable[[int], None] | None = None) -> Resul
         checker, extra = READERS[kind](path, progress or (lambda done: None))
     except readers.BrokenFile as broken:
         return Result("invalid", None, None, {**report, "bad_records": 1,
-                                              "errors": [{"line": broken.line, "message": broken.message}]})
+                                              "errors": [{"line": broken.line, **said(broken.message)}]})
     report.update(extra)
     if checker is None:
-        report["errors"] = [{"line": 1, "message": "cannot tell the format: expected alpaca (instruction, output), "
-                             "sharegpt (conversations), OpenAI (messages) or text records"}]
+        report["errors"] = [{"line": 1, **said(N_("cannot tell the format: expected alpaca (instruction, output), "
+                                                  "sharegpt (conversations), OpenAI (messages) or text records"))}]
         return Result("invalid", None, None, report)
     report.update(errors=checker.errors, bad_records=checker.bad)
     if not checker.records and not checker.bad:
-        report["errors"] = [{"line": 1, "message": "the file has no records"}]
+        report["errors"] = [{"line": 1, **said(N_("the file has no records"))}]
     status = "ready" if checker.records and not report["errors"] else "invalid"
     return Result(status, checker.name or None, checker.records, report, checker.stats())

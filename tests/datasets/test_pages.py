@@ -73,6 +73,8 @@ def test_invalid_file_page_lists_problems(client, auth, token):
     page = client.get(f"/ui/datasets/{dataset_id}/files/{bad['upload_id']}").get_data(as_text=True)
     assert "line 2</span> missing required field &#39;output&#39;" in page
     assert "line 3</span> not valid JSON" in page and "Register in" not in page
+    chinese = client.get(f"/ui/datasets/{dataset_id}/files/{bad['upload_id']}", headers={"Accept-Language": "zh-CN"})
+    assert "缺少必填字段 &#39;output&#39;" in chinese.get_data(as_text=True)
 
 
 def test_edit_links_a_config_and_delete_removes_the_dataset(app, client, auth, token):
