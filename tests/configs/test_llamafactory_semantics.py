@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from portal.configs import validate
+from portal.runs.compare import flatten
 from tests.configs.conftest import put
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "llamafactory" / "examples"
@@ -109,3 +110,8 @@ def test_the_starter_config_names_where_the_portal_registers_datasets(client, au
     auth.login("operator")
     page = client.get("/ui/configs/new").get_data(as_text=True)
     assert f"dataset_dir: {training / 'datasets'}" in page
+
+
+def test_run_comparison_sees_config_values_as_llamafactory_reads_them():
+    assert flatten("learning_rate: 1e-4\nlora: {rank: 8}\n") == flatten("learning_rate: 1.0e-4\nlora: {rank: 8}\n") \
+        == {"learning_rate": 0.0001, "lora.rank": 8}
