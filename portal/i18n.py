@@ -206,6 +206,13 @@ def english(value) -> str:
     return "" if value is None else str(value)
 
 
+def said(message, limit: int | None = None) -> dict:
+    """The fields that keep a message in a row: `message` in English (the API, logs), `i18n` the
+    `N_()` message itself, to show in the reader's language (None for plain text)."""
+    text = english(message)
+    return {"message": text[:limit] if limit else text, "i18n": message if isinstance(message, dict) else None}
+
+
 def locale_of(user_id: int | None) -> str:
     """The language to write to a user in when no request is theirs (e-mails, webhooks)."""
     from portal.account import services
@@ -268,4 +275,4 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["_l", "N_", "gettext", "init_app", "when", "duration", "status_label", "role_label", "negotiate",
-           "translated", "speaking_to", "run_name"]
+           "translated", "english", "said", "speaking_to", "run_name"]

@@ -6,8 +6,7 @@ the shortest path: plain attribute arithmetic, no per-field helper calls.
 """
 import orjson
 
-from portal.i18n import N_, marked
-from portal.supervisor.transition import said
+from portal.i18n import N_, marked, said
 
 MAX_ERRORS = 100
 # top-level columns a file may or may not have; `stats()["columns"]` lists those it has, and

@@ -11,8 +11,7 @@ from typing import Callable
 import orjson
 
 from portal.datasets import readers
-from portal.i18n import N_
-from portal.supervisor.transition import said
+from portal.i18n import N_, said
 from portal.datasets.formats import FORMATS, Checker, Text, detect
 
 DETECT_RECORDS = 1000  # records looked at to find the format before giving up

@@ -9,7 +9,8 @@ from portal.deployments.models import ENDED, Deployment, DeploymentEvent
 from portal.extensions import db
 from portal.notify import outbox
 from portal.supervisor import placement, ports
-from portal.supervisor.transition import conditional_update, said
+from portal.i18n import said
+from portal.supervisor.transition import conditional_update
 from portal.timeutil import utcnow
 
 

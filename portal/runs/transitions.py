@@ -7,10 +7,11 @@ caller commits. The result says whether it won; a lost race leaves the row as th
 and the in-memory run refreshed to match.
 """
 from portal.extensions import db
+from portal.i18n import said
 from portal.notify import outbox
 from portal.runs.models import ENDED, Run, RunLog
 from portal.supervisor import placement
-from portal.supervisor.transition import conditional_update, reason, said
+from portal.supervisor.transition import conditional_update, reason
 from portal.timeutil import utcnow
 
 

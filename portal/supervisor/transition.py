@@ -9,7 +9,7 @@ lease fails with its whole transaction.
 from sqlalchemy import update
 
 from portal.extensions import db
-from portal.i18n import english
+from portal.i18n import said
 
 
 def conditional_update(row, to: str, allowed: tuple[str, ...], when=None, **values) -> bool:
@@ -22,12 +22,6 @@ def conditional_update(row, to: str, allowed: tuple[str, ...], when=None, **valu
     if not won:
         db.session.refresh(row)
     return won
-
-
-def said(message, limit: int | None = None) -> dict:
-    """The columns that keep a message: `message` in English, `i18n` to show it in the reader's language."""
-    text = english(message)
-    return {"message": text[:limit] if limit else text, "i18n": message if isinstance(message, dict) else None}
 
 
 def reason(message) -> dict:
