@@ -9,6 +9,7 @@ line only repeats them. Before that, those keys are held for HOLD_TICKS ticks, i
 comes (LLaMA-Factory writes it from a thread): a run that never writes one (not LLaMA-Factory,
 or an output dir the portal cannot read) gets them after that. Other keys (grad_norm, runtimes)
 go through at once. Whatever happens, a (step, key) already recorded is never recorded again.
+Values printed with no step known (no progress bar before them) are each kept as they come.
 """
 import math
 from collections import OrderedDict
@@ -38,8 +39,8 @@ class OneValuePerStep:
         self._tick += 1
         out: list[Event] = []
         for event in events:
-            if not isinstance(event, Metrics):
-                out.append(event)
+            if not isinstance(event, Metrics) or event.step is None:
+                out.append(event)  # progress; or values no step names, so none can repeat another
             elif event.source == "trainer_log":
                 self._log_seen, self._held = True, {}
                 self._send(event.step, {**event.values, **event.nonfinite}, event.source, out)

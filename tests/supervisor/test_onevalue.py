@@ -74,3 +74,9 @@ def test_llamaboard_line_alone_is_kept_when_nothing_better_comes():
     events = merger.take(OutputParser().feed(text), final=True)
     assert points(events) == {(10, "loss"): [1.2346], (10, "learning_rate"): [1e-04], (10, "epoch"): [0.1],
                               (10, "rewards/accuracies"): [0.5], (10, "throughput"): [120.0]}
+
+
+def test_values_with_no_step_are_each_kept():
+    merger = OneValuePerStep()
+    events = merger.take(OutputParser().feed(b"{'loss': 1.0, 'epoch': 0}\n{'loss': 2.0, 'epoch': 1}\n"))
+    assert points(events) == {(None, "loss"): [1.0, 2.0], (None, "epoch"): [0.0, 1.0]}
