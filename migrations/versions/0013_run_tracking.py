@@ -1,4 +1,4 @@
-"""runs: the snapshot of what each run used (config text, dataset digest, command, masked env)
+"""runs: the snapshot of what each run used (config text, dataset digest, command, masked env), and the metrics version the chart cache keys on
 
 Revision ID: 0013_run_tracking
 Revises: 0012_notifications
@@ -19,8 +19,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('runs') as batch_op:
         batch_op.add_column(sa.Column('snapshot', sa.JSON(), nullable=False, server_default='{}'))
+        batch_op.add_column(sa.Column('metrics_version', sa.Integer(), nullable=False, server_default='0'))
 
 
 def downgrade():
     with op.batch_alter_table('runs') as batch_op:
+        batch_op.drop_column('metrics_version')
         batch_op.drop_column('snapshot')

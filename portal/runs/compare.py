@@ -1,7 +1,8 @@
 """Comparing runs: their curves side by side, final and best values, and how their configs differ."""
+import functools
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from portal.configs import validate
@@ -10,10 +11,9 @@ from portal.extensions import db
 from portal.i18n import _l
 from portal.projects import services as projects
 from portal.runs import metrics
-from portal.runs.models import Metric, Run
+from portal.runs.models import Run
 from portal.runs.services import duration
 from portal.routing import ID_MAX
-from portal.timeutil import as_utc
 
 MAX_RUNS = 50  # what parallel coordinates of a project's runs still draw readably
 MAX_KEYS = 50
@@ -43,6 +43,7 @@ def higher_is_better(key: str) -> bool:
     return any(word in key.lower() for word in HIGHER_IS_BETTER)
 
 
+@functools.lru_cache(maxsize=256)  # by text: a comparison polled again parses nothing; callers only read it
 def flatten(text: str | None) -> dict:
     """A YAML mapping as dotted keys (`a.b: 1`); lists stay values. Not YAML or not a mapping: {}.
 
@@ -75,21 +76,10 @@ def config_diff(runs: list[Run]) -> list[dict]:
             for key in keys if len({json.dumps(v.get(key), sort_keys=True) for v in flat.values()}) > 1]
 
 
-def _extremes(ids: list[int], keys: list[str] | None) -> dict[tuple[int, str], tuple[float, float]]:
-    stmt = select(Metric.run_id, Metric.key, func.min(Metric.value), func.max(Metric.value)) \
-        .where(Metric.run_id.in_(ids)).group_by(Metric.run_id, Metric.key)
-    if keys:
-        stmt = stmt.where(Metric.key.in_(keys))
-    return {(run_id, key): (low, high) for run_id, key, low, high in db.session.execute(stmt)}
-
-
-def _summary(run: Run, keys: list[str], extremes) -> dict:
+def _summary(run: Run, keys: list[str], drawn: dict[str, dict]) -> dict:
     final = {k: v for k, v in (run.last_metrics or {}).items() if k in keys}
-    best = {}
-    for key in keys:
-        if (run.id, key) in extremes:
-            low, high = extremes[(run.id, key)]
-            best[key] = high if higher_is_better(key) else low
+    best = {key: series["high"] if higher_is_better(key) else series["low"]
+            for key, series in drawn.items() if series["count"]}
     return {"id": run.id, "project": run.project.name, "number": run.number,
             "name": f"{run.project.name} #{run.number}", "status": run.status,
             "duration_seconds": duration(run), "started_at": run.started_at, "final": final, "best": best}
@@ -113,22 +103,19 @@ def latest_of(project_name: str) -> list[int]:
     return sorted(ids)
 
 
-def overview(runs: list[Run], keys: list[str]) -> dict:
-    """The runs' summaries (status, duration, final and best of each key) and their config difference."""
+def overview(runs: list[Run], keys: list[str], max_points: int = 2000) -> dict:
+    """The runs' summaries (status, duration, final and best of each key), their config difference,
+    and (`drawn`) each run's series of each key, downsampled in SQL."""
     shown = keys or sorted({key for run in runs for key in (run.last_metrics or {})})[:MAX_KEYS]
-    extremes = _extremes([run.id for run in runs], shown)
-    return {"runs": [_summary(run, shown, extremes) for run in runs], "keys": shown,
-            "groups": metrics.grouped(shown), "config_diff": config_diff(runs)}
+    drawn = metrics.series_many(runs, shown, max_points)
+    return {"runs": [_summary(run, shown, drawn[run.id]) for run in runs], "keys": shown,
+            "groups": metrics.grouped(shown), "config_diff": config_diff(runs), "drawn": drawn}
 
 
 def compare(ids: list[int], keys: list[str], max_points: int = 2000) -> dict:
-    """Runs `ids` side by side: the overview and each key's series, downsampled in SQL."""
+    """Runs `ids` side by side: the overview with each key's series as [[step, value], …]."""
     runs = load(ids)
-    result = overview(runs, keys)
-    drawn = metrics.series_many(runs, result["keys"], max_points)
-    series, times = {}, {}
-    for run in runs:
-        start = as_utc(run.started_at or run.created_at).timestamp()
-        series[str(run.id)] = {k: [list(p) for p in zip(s["steps"], s["values"])] for k, s in drawn[run.id].items()}
-        times[str(run.id)] = {k: [round(t - start, 3) for t in s["times"]] for k, s in drawn[run.id].items()}
-    return {**result, "series": series, "times": times}
+    result = overview(runs, keys, max_points)
+    drawn = result.pop("drawn")
+    return {**result, "series": {str(run.id): {k: s["pairs"] for k, s in drawn[run.id].items()} for run in runs},
+            "times": {str(run.id): {k: s["seconds"] for k, s in drawn[run.id].items()} for run in runs}}

@@ -36,6 +36,7 @@ def record_many(run: Run, points: list[tuple[int | None, dict[str, float]]]) -> 
     with db.session.no_autoflush:  # no UPDATE of the run before every INSERT
         db.session.execute(insert(Metric), rows)
         run.last_metrics = {**(run.last_metrics or {}), **{r["key"]: r["value"] for r in rows}}
+        run.metrics_version = Run.metrics_version + 1  # in SQL: two writers at once both count
 
 
 def push(run_id: int, points: list[dict]) -> int:
@@ -76,54 +77,58 @@ def grouped(keys) -> dict[str, list[str]]:
     return {name: found[name] for name in GROUP_ORDER if name in found}
 
 
-def _cached(key: tuple, count: int, compute):
-    """Metric rows are only ever added, so a series is valid while its row count is unchanged."""
+def _cached(key: tuple, version: int, compute):
+    """A series is valid while its run's metrics version is unchanged (every batch raises it), so a
+    page that is opened again or polled costs no metric query at all."""
     with _lock:
         hit = _cache.get(key)
-        if hit and hit[0] == count:
+        if hit and hit[0] == version:
             _cache.move_to_end(key)
             return hit[1]
     value = compute()
     with _lock:
-        _cache[key] = (count, value)
+        _cache[key] = (version, value)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return value
 
 
-def _points(where, count: int, low: int, high: int, max_points: int) -> dict:
+def _points(run_id: int, key: str, max_points: int, start: float) -> dict:
+    """One series: its rows as they are, or averaged into at most `max_points` step buckets in SQL;
+    with the lowest and highest value recorded (a comparison's best value), and also as the
+    comparison sends it, built once here: allocating 100,000 small lists per request costs more
+    than the query (Python's collector walks the whole cache each time)."""
+    where = (Metric.run_id == run_id, Metric.key == key)
+    count, low, high = db.session.execute(
+        select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)).one()
     if count <= max_points:
-        rows = db.session.execute(select(Metric.step, Metric.value, Metric.created_at).where(*where)
-                                  .order_by(Metric.step, Metric.id)).all()
+        rows = db.session.execute(select(Metric.step, Metric.value, Metric.created_at, Metric.value, Metric.value)
+                                  .where(*where).order_by(Metric.step, Metric.id)).all()
     else:
         width = max(1, math.ceil((high - low + 1) / max_points))
         bucket = (Metric.step - low) // width
         rows = db.session.execute(select(func.min(Metric.step), func.avg(Metric.value),
-                                         func.min(Metric.created_at, type_=Metric.created_at.type))
+                                         func.min(Metric.created_at, type_=Metric.created_at.type),
+                                         func.min(Metric.value), func.max(Metric.value))
                                   .where(*where).group_by(bucket).order_by(bucket)).all()
-    return {"steps": [r[0] for r in rows], "values": [float(r[1]) for r in rows],
-            "times": [as_utc(r[2]).timestamp() for r in rows],  # when recorded: x by relative time
-            "count": count, "downsampled": count > max_points}
+    steps, values = [r[0] for r in rows], [float(r[1]) for r in rows]
+    return {"steps": steps, "values": values, "count": count, "downsampled": count > max_points,
+            "low": min((r[3] for r in rows), default=None), "high": max((r[4] for r in rows), default=None),
+            "pairs": [[step, value] for step, value in zip(steps, values)],
+            # seconds since the run started when each was recorded: x by relative time
+            "seconds": [round(as_utc(r[2]).timestamp() - start, 3) for r in rows]}
 
 
 def series_many(runs: list[Run], wanted: list[str], max_points: int = 2000) -> dict[int, dict[str, dict]]:
-    """Each run's series of each key (all of its keys when `wanted` is empty), in step order,
-    averaged into at most `max_points` step buckets in SQL; one query sizes them all."""
+    """Each run's series of each key (all of its keys when `wanted` is empty), in step order (see `_points`)."""
     max_points = max(10, min(max_points, 10000))
-    keys = {run.id: list(wanted) or sorted(run.last_metrics or {}) for run in runs}
-    sizes = {(run_id, key): (count, low, high) for run_id, key, count, low, high in db.session.execute(
-        select(Metric.run_id, Metric.key, func.count(), func.min(Metric.step), func.max(Metric.step))
-        .where(Metric.run_id.in_(list(keys)), Metric.key.in_({k for ks in keys.values() for k in ks}))
-        .group_by(Metric.run_id, Metric.key))}
-    result: dict[int, dict[str, dict]] = {}
-    for run_id, run_keys in keys.items():
-        result[run_id] = {}
-        for key in run_keys:
-            count, low, high = sizes.get((run_id, key), (0, 0, 0))
-            where = (Metric.run_id == run_id, Metric.key == key)
-            result[run_id][key] = _cached((run_id, key, max_points), count,
-                                          partial(_points, where, count, low, high, max_points))
-    return result
+    found = {}
+    for run in runs:
+        start = as_utc(run.started_at or run.created_at).timestamp()
+        found[run.id] = {key: _cached((run.id, key, max_points, start), run.metrics_version,
+                                      partial(_points, run.id, key, max_points, start))
+                         for key in (list(wanted) or sorted(run.last_metrics or {}))}
+    return found
 
 
 def series(run: Run, wanted: list[str], max_points: int = 2000) -> dict[str, dict]:

@@ -31,6 +31,8 @@ class Run(db.Model):
     phase: Mapped[str] = mapped_column(String(16), default="", server_default="")
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     last_metrics: Mapped[dict] = mapped_column(JSON, default=dict)  # latest value of each key
+    # raised by every batch of metric points: a chart series cached at this version is still whole
+    metrics_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # what was launched, frozen at creation so editing the project never changes a run
     executor: Mapped[str] = mapped_column(String(16))
     argv: Mapped[list] = mapped_column(JSON)

@@ -50,8 +50,9 @@
         found.push({ label: diff.key, values: values.map((v) => (v == null ? null : words.indexOf(v))), words });
       }
     }
+    const final = document.getElementById("parallel").dataset.final || "final {key}";
     for (const key of body.keys) {
-      found.push({ label: key, values: body.runs.map((r) => (key in r.final ? r.final[key] : null)) });
+      found.push({ label: final.replace("{key}", key), values: body.runs.map((r) => (key in r.final ? r.final[key] : null)) });
     }
     return found.slice(0, 16);
   }
