@@ -218,9 +218,12 @@ def list_runs(query: RunsQuery):
     return [RunInfo.of(r) for r in search.find(search.RunFilter(**query.model_dump()))]
 
 
-@operation(bp, "PATCH", "/v1/runs/<int:run_id>", summary="Tag a run or change its note", tag="runs",
+# not PATCH /v1/runs/{id}: werkzeug checks methods before converters, so a second method on that
+# path would turn the 404 of an id past INTEGER (routing.IdConverter) into a 405
+@operation(bp, "PATCH", "/v1/runs/<int:run_id>/annotations", summary="Tag a run or change its note", tag="runs",
            body=RunPatch, response=RunInfo, errors=NOT_FOUND)
 def annotate_run(run_id: int, body: RunPatch):
+    """Only the fields sent change."""
     return RunInfo.of(services.annotate(run_id, body.tags, body.note))
 
 

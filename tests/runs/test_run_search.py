@@ -45,7 +45,7 @@ def test_filters_search_and_sorts(app, client, token, training):
     push(client, op, a1, [0.9, 0.4, 0.6])  # best 0.4
     push(client, op, a2, [0.7, 0.5])
     push(client, op, b1, [0.8])
-    client.patch(f"/v1/runs/{a2}", json={"tags": ["lr-sweep", "baseline"], "note": "warmup 500 steps"}, headers=op)
+    client.patch(f"/v1/runs/{a2}/annotations", json={"tags": ["lr-sweep", "baseline"], "note": "warmup 500 steps"}, headers=op)
 
     assert ids(client, op, "project=alpha") == [a2, a1]
     assert ids(client, op, "status=succeeded,running") == [b1, a1]
@@ -77,11 +77,11 @@ def test_bad_filters_are_clear_4xx(client, token, training):
 def test_tags_and_note_need_an_operator_and_are_bounded(client, token, training):
     make_project(client, token["operator"])
     run = start(client, token["operator"])
-    assert client.patch(f"/v1/runs/{run['id']}", json={"tags": ["x"]}, headers=token["viewer"]).status_code == 403
-    bad = client.patch(f"/v1/runs/{run['id']}", json={"tags": ['say "hi"']}, headers=token["operator"])
+    assert client.patch(f"/v1/runs/{run['id']}/annotations", json={"tags": ["x"]}, headers=token["viewer"]).status_code == 403
+    bad = client.patch(f"/v1/runs/{run['id']}/annotations", json={"tags": ['say "hi"']}, headers=token["operator"])
     assert bad.status_code == 400 and "quotes" in bad.get_json()["detail"]
-    assert client.patch(f"/v1/runs/{run['id']}", json={"note": "n" * 10001}, headers=token["operator"]).status_code == 422
-    kept = client.patch(f"/v1/runs/{run['id']}", json={"note": "keep"}, headers=token["operator"]).get_json()
+    assert client.patch(f"/v1/runs/{run['id']}/annotations", json={"note": "n" * 10001}, headers=token["operator"]).status_code == 422
+    kept = client.patch(f"/v1/runs/{run['id']}/annotations", json={"note": "keep"}, headers=token["operator"]).get_json()
     assert kept["note"] == "keep" and kept["tags"] == []  # the tags were left as they were
 
 
