@@ -38,3 +38,9 @@ def test_config_check_names_the_lines_of_its_problems(client, auth, users):
     check = auth.post("/ui/configs/check", {"content": "a: 1\nb: [\nc: 3\n"}).get_data(as_text=True)
     lines = re.search(r'data-lines="([^"]*)"', check).group(1).replace("&#34;", '"')
     assert 'data-invalid="true"' in check and lines not in ("", "[]")
+
+
+def test_a_new_config_without_a_name_says_so_once_under_the_field(client, auth, users):
+    auth.login("operator")
+    page = auth.post("/ui/configs/new", {"name": "", "content": "a: 1\n"}).get_data(as_text=True)
+    assert page.count("This field is required.") == 1 and 'field-error">This field is required.' in page

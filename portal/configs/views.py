@@ -51,8 +51,9 @@ def create():
     if request.method == "GET":
         form.content.data = starter(services.datasets_dir())
         return _editor(form)
-    if not form.validate():
-        errors = [f"{form[name].label.text}: {msg}" for name, msgs in form.errors.items() for msg in msgs]
+    if not form.validate():  # the name's own errors show under it: the rest (content, CSRF) above the form
+        errors = [f"{form[name].label.text}: {msg}" for name, msgs in form.errors.items() if name != "name"
+                  for msg in msgs]
         return _editor(form, form_errors=errors, status=400)
     return _save(form, lambda: services.save_config(form.name.data, form.text(), by=current_user.id,
                                                     create_only=True))
