@@ -67,8 +67,7 @@ def upgrade():
     sa.UniqueConstraint('event_id', 'channel_id', name=op.f('uq_notification_deliveries_event_id'))
     )
     with op.batch_alter_table('notification_deliveries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_notification_deliveries_channel_id'), ['channel_id'], unique=False)
-        batch_op.create_index('ix_notification_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_notification_deliveries_due', ['channel_id', 'status', 'next_attempt_at'], unique=False)
 
     op.create_table('notification_rule_states',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -113,7 +112,6 @@ def downgrade():
     op.drop_table('notification_rule_states')
     with op.batch_alter_table('notification_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_notification_deliveries_due')
-        batch_op.drop_index(batch_op.f('ix_notification_deliveries_channel_id'))
 
     op.drop_table('notification_deliveries')
     op.drop_table('notification_channels')

@@ -61,12 +61,11 @@ class Delivery(db.Model):
     """One event to one channel: pending until a receiver accepted it, or failed after 24 h."""
     __tablename__ = "notification_deliveries"
     __table_args__ = (UniqueConstraint("event_id", "channel_id"),
-                      Index("ix_notification_deliveries_due", "status", "next_attempt_at"))
+                      Index("ix_notification_deliveries_due", "channel_id", "status", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("notification_events.id", ondelete="CASCADE"))
-    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"),
-                                            index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

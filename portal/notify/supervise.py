@@ -80,7 +80,7 @@ class NotifyHandler:
             return
         busy = {channel_id for channel_id, _future in self.sending.values()}
         settings = current_app.config["PORTAL"]
-        for delivery in services.due(busy, limit=room * 8)[:room]:
+        for delivery in services.due(busy, limit=room):
             channel = db.session.get(Channel, delivery.channel_id)
             try:
                 outgoing = formats.build(channel, delivery.event)
