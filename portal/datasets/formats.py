@@ -160,13 +160,17 @@ class Chat(Checker):
         return None
 
     def extras(self, rec) -> str | None:
-        """Top-level `system` and `tools` columns: checked, and named in the entry when present."""
+        """Top-level `system` and `tools` columns: checked, and named in the entry when present.
+
+        LLaMA-Factory reads `tools` as a JSON string (data/formatter.py ToolFormatter json.loads it);
+        an OpenAI-style list of tools is kept in the file but never named, as it would not load.
+        """
         system, tools = rec.get("system"), rec.get("tools")
         if system is not None:
             if type(system) is not str:
                 return N_("system must be a string")
             self.columns.add("system")
-        if tools is not None:
+        if tools is not None and type(tools) is not list:
             if type(tools) is not str:
                 return N_("tools must be a string holding the tool descriptions as JSON")
             if tools:

@@ -97,3 +97,12 @@ def test_an_upper_case_suffix_is_stored_lower_case_so_the_loader_knows_it(app, c
     entry, examples = registered(app, client, token["operator"], data, filename="Train.JSONL")
     assert entry["file_name"].endswith("_Train.jsonl")
     assert len(examples) == 1
+
+
+def test_openai_tools_as_a_list_stay_in_the_file_but_are_not_named(app, client, token):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    data = jsonl({"messages": [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": "sunny"}],
+                  "tools": tools})
+    entry, examples = registered(app, client, token["operator"], data)
+    assert entry["columns"] == {"messages": "messages"}  # upstream would json.loads a list and fail
+    assert examples[0]["_tools"] == "" and upstream.trainable(examples[0])
