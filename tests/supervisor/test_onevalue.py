@@ -4,6 +4,8 @@ The console output and trainer_log.jsonl are in upstream's exact formats (tests/
 """
 from pathlib import Path
 
+import pytest
+
 from portal.supervisor.logparse import Metrics, OutputParser, Phase, Progress, TrainerLogParser
 from portal.supervisor.onevalue import HOLD_TICKS, OneValuePerStep
 
@@ -66,8 +68,9 @@ def test_without_trainer_log_the_console_values_come_after_a_few_ticks_once():
     assert points(merger.take(late_log)) == {}  # a step already recorded is not recorded again
 
 
-def test_llamaboard_line_alone_is_kept_when_nothing_better_comes():
-    text = (b"  5%|5         | 10/200 [00:10<03:10,  1.00it/s]\n[INFO|2026-12-01 10:00:10] "
+@pytest.mark.parametrize("between", [b"\n", b""])  # b"": stdout's line lands after stderr's unfinished bar
+def test_llamaboard_line_alone_is_kept_when_nothing_better_comes(between):
+    text = (b"  5%|5         | 10/200 [00:10<03:10,  1.00it/s]" + between + b"[INFO|2026-12-01 10:00:10] "
             b"llamafactory.train.callbacks:307 >> {'loss': 1.2346, 'learning_rate': 1.0000e-04, 'epoch': 0.10, "
             b"'accuracy': 0.50, 'throughput': 120.00}\n")
     merger = OneValuePerStep()
