@@ -54,7 +54,10 @@ def missing_to_start(project: Project, files: dict[str, str] | None = None) -> l
     container = run_settings["container"] if executor.uses_container else None
     where = executor.plan("check", project.name, 0, run_settings["workdir"], container).workdir
     program = command.render(run_settings["start_command"], _placeholders(files))[0]
-    return _missing_resources(files) + executor.missing(where, program, container)
+    missing = _missing_resources(files) + executor.missing(where, program, container)
+    if not missing:  # Invalid when the config's output_dir is where the portal could not read it
+        outputs.choose(executor, where, run_settings["start_command"], files["config"])
+    return missing
 
 
 def create_run(project_name: str, created_by: int | None = None, gpus: int | None = None,

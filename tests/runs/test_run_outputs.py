@@ -98,11 +98,14 @@ def test_overwrite_output_dir_lets_runs_share_it(client, token, training):
     assert start(client, h)["output_dir"] == start(client, h)["output_dir"]
 
 
-def test_an_output_dir_outside_the_training_dir_is_refused(client, token, training):
+def test_an_output_dir_outside_the_training_dir_is_refused(client, auth, users, token, training):
     config(training, "output_dir: ../../elsewhere\n")
     make_project(client, token["operator"], start_command=f"{PY} -c pass")
     response = client.post("/projects/p1/runs", headers=token["operator"])
     assert response.status_code == 400 and "outside the training directory" in response.get_json()["detail"]
+    auth.login("operator")
+    page = client.get("/ui/projects/p1").get_data(as_text=True)  # said before anyone clicks Run
+    assert 'id="run-missing"' in page and "outside the training directory" in page
 
 
 def test_in_a_container_the_output_dir_is_taken_from_the_workdir_as_the_run_sees_it(tmp_path):
