@@ -2,15 +2,21 @@
 
 Run from the repository root::
 
-    python bench/deid/bench_deid.py [--mb 5] [--runs 3] [--presidio-mb 0.5]
+    python bench/deid/bench_deid.py [--mb 5] [--runs 5] [--presidio-mb 0.5] [--density both]
 
-Builds a deterministic ~5 MB mixed Chinese/English corpus (``corpus.py``) with ground-truth
-spans and look-alike traps, then prints, from one single-process run: our MB/s with the
-``default`` policy (mapping on, median of ``--runs``), Presidio's MB/s on a slice, their
-ratio, recall per kind for both, the share of traps altered, and PERSON (jieba) apart.
+Builds deterministic ~5 MB mixed Chinese/English corpora (``corpus.py``) with ground-truth
+spans and look-alike traps, sparse (a fifth of the sentences hold an entity or a trap, one per
+~350 bytes) and dense (36 %, one per ~180 bytes). For each it prints, from one run: our MB/s
+on one core with the ``default`` policy (the API path with the mapping, and the file path of
+`flask deid` and dataset jobs), Presidio's MB/s on a slice, their ratio, and the file path in
+worker processes (``--jobs``) against one; medians of ``--runs`` (ours and Presidio's runs
+taken in turn, so that both see the same load), with the machine's load average beside them,
+as the machine is shared. Then recall per kind, the share of traps altered, and PERSON (jieba).
 """
 import argparse
+import io
 import logging
+import os
 import statistics
 import sys
 import time
@@ -22,6 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import build, person_documents  # noqa: E402
 
+from portal.deid import parallel  # noqa: E402
 from portal.deid.engine import Deidentifier  # noqa: E402
 from portal.deid.policies import builtin_policies, parse_policy  # noqa: E402
 
@@ -29,6 +36,7 @@ KINDS = ("PHONE", "LANDLINE", "ID_CARD", "BANK_CARD", "USCC", "PASSPORT", "POSTC
 PRESIDIO_TYPES = {"PHONE": "CN_PHONE", "ID_CARD": "CN_ID", "EMAIL": "EMAIL_ADDRESS", "BANK_CARD": "CREDIT_CARD"}
 ALL_KINDS_POLICY = "extends: default\nentities: {PASSPORT: tag, POSTCODE: tag}\n"
 BATCH = 200  # texts per request, as the web layer would send them
+DENSITIES = {"sparse": 0.2, "dense": 0.36}  # share of sentences with an entity or a trap
 
 
 def megabytes(documents) -> float:
@@ -42,12 +50,11 @@ def run_ours(deid, documents):
     return [[(e["start"], e["end"], e["type"]) for e in result["entities"]] for result in results]
 
 
-def stream_ours(deid, documents):
-    """The file path (CLI, dataset jobs): one session, each text replaced and written away."""
-    session, entities = deid.session(), 0
-    for text in documents:
-        entities += len(session.apply(text)["entities"])
-    return entities
+def file_ours(deid, data: bytes, jobs: int):
+    """The file path of `flask deid` and dataset jobs: one document, *jobs* processes."""
+    out = io.StringIO()
+    parallel.deidentify(deid, io.BytesIO(data), out, "lines", jobs=jobs, mapping=False)
+    return out
 
 
 def timed(function, runs):
@@ -57,6 +64,21 @@ def timed(function, runs):
         output = function()
         seconds.append(time.perf_counter() - start)
     return statistics.median(seconds), output
+
+
+def in_turn(functions: dict, runs: int) -> dict:
+    """Median seconds of each function, run in turn *runs* times (load drifts hit all alike)."""
+    seconds = {name: [] for name in functions}
+    for _ in range(runs):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+def load() -> str:
+    return "load %.1f %.1f %.1f" % os.getloadavg()
 
 
 def recall(truth, found, type_of=lambda kind: kind):
@@ -113,57 +135,73 @@ def run_presidio(analyzer, anonymizer, documents):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=5.0, help="corpus size in MB (UTF-8)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs of our engine (median)")
-    parser.add_argument("--share", type=float, default=0.2, help="share of sentences with an entity or trap")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of each figure (median)")
+    parser.add_argument("--density", choices=["sparse", "dense", "both"], default="both")
     parser.add_argument("--presidio-mb", type=float, default=0.5, help="slice given to Presidio")
+    parser.add_argument("--jobs", type=int, default=parallel.cores(), help="worker processes for the file path")
     parser.add_argument("--person-texts", type=int, default=2000, help="texts for the PERSON run")
     args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, {load()} at the start")
+    analyzer, anonymizer = presidio_engines()
+    for density in DENSITIES if args.density == "both" else [args.density]:
+        bench_density(args, density, analyzer, anonymizer)
+    bench_person(args)
 
-    documents, truth, traps = build(args.mb, share=args.share)
+
+def bench_density(args, density: str, analyzer, anonymizer) -> None:
+    documents, truth, traps = build(args.mb, share=DENSITIES[density])
     size = megabytes(documents)
+    data = "\n".join(documents).encode() + b"\n"
     found_count = sum(map(len, truth)) + sum(map(len, traps))
-    print(f"corpus: {len(documents)} texts, {size:.2f} MB, {sum(map(len, truth))} entities, "
+    print(f"\n=== {density}: {len(documents)} texts, {size:.2f} MB, {sum(map(len, truth))} entities, "
           f"{sum(map(len, traps))} traps (one per {size * 1e6 / found_count:.0f} bytes)")
 
     default = Deidentifier(builtin_policies()["default"], b"bench-secret")
-    ours_seconds, _ = timed(lambda: run_ours(default, documents), args.runs)
-    stream_seconds, _ = timed(lambda: stream_ours(default, documents), args.runs)
-    every_kind = Deidentifier(parse_policy(ALL_KINDS_POLICY), b"bench-secret")
-    every_seconds, found = timed(lambda: run_ours(every_kind, documents), 1)
-    ours_recall, totals = recall(truth, found)
-    ours_altered, trap_total = traps_altered(traps, found)
-
-    analyzer, anonymizer = presidio_engines()
     slice_end, slice_size = 0, 0.0
     while slice_end < len(documents) and slice_size < args.presidio_mb:
         slice_size += len(documents[slice_end].encode()) / 1e6
         slice_end += 1
-    presidio_seconds, presidio_found = timed(
-        lambda: run_presidio(analyzer, anonymizer, documents[:slice_end]), 1)
+    run_presidio(analyzer, anonymizer, documents[:20])  # warm up (lazy imports, compiled patterns)
+    one = in_turn({
+        "api": lambda: run_ours(default, documents),
+        "file": lambda: file_ours(default, data, 1),
+        "presidio": lambda: run_presidio(analyzer, anonymizer, documents[:slice_end]),
+    }, args.runs)
+    one_load = load()
+    many = in_turn({"1": lambda: file_ours(default, data, 1),
+                    "n": lambda: file_ours(default, data, args.jobs)}, args.runs)
+    many_load = load()
+    ours_speed, presidio_speed = size / one["api"], slice_size / one["presidio"]
+    print(f"{'throughput, one core':<36}{'MB/s':>8}")
+    print(f"{'ours, default policy + mapping':<36}{ours_speed:>8.1f}   (API path: every result kept in memory; "
+          "goal >= 30 on dense)")
+    print(f"{'ours, file path':<36}{size / one['file']:>8.1f}   (`flask deid`, dataset jobs; --jobs 1)")
+    print(f"{'Presidio, pattern recognizers':<36}{presidio_speed:>8.2f}   ({slice_size:.2f} MB slice)")
+    print(f"{'ratio ours/Presidio':<36}{ours_speed / presidio_speed:>8.1f}x  (goal >= 5x)   "
+          f"[medians of {args.runs}, in turn; {one_load}]")
+    print(f"{'file path, --jobs %d' % args.jobs:<36}{size / many['n']:>8.1f}   "
+          f"{many['1'] / many['n']:.2f}x --jobs 1 ({size / many['1']:.1f} MB/s; goal >= 1.8x on 2 cores; "
+          f"same output bytes)   [{many_load}]")
+    assert file_ours(default, data, args.jobs).getvalue() == file_ours(default, data, 1).getvalue()
+
+    every_kind = Deidentifier(parse_policy(ALL_KINDS_POLICY), b"bench-secret")
+    found = run_ours(every_kind, documents)
+    ours_recall, totals = recall(truth, found)
+    ours_altered, trap_total = traps_altered(traps, found)
+    presidio_found = run_presidio(analyzer, anonymizer, documents[:slice_end])
     presidio_recall, _ = recall(truth[:slice_end], presidio_found, lambda k: PRESIDIO_TYPES.get(k))
     presidio_altered, presidio_traps = traps_altered(traps[:slice_end], presidio_found)
-
-    ours_speed = size / ours_seconds
-    presidio_speed = slice_size / presidio_seconds
-    print()
-    print(f"{'throughput':<34}{'MB/s':>10}")
-    print(f"{'ours, default policy + mapping':<34}{ours_speed:>10.1f}   (median of {args.runs}; goal >= 40; "
-          "API path: every result kept in memory)")
-    print(f"{'ours, default policy, streamed':<34}{size / stream_seconds:>10.1f}   (median of {args.runs}; "
-          "file path of `flask deid` and dataset jobs)")
-    print(f"{'ours, all kinds but PERSON':<34}{size / every_seconds:>10.1f}")
-    print(f"{'Presidio, pattern recognizers':<34}{presidio_speed:>10.2f}   ({slice_size:.2f} MB slice)")
-    print(f"{'ratio ours/Presidio':<34}{ours_speed / presidio_speed:>10.1f}x  (goal >= 5x)")
     print()
     print(f"{'recall':<12}{'count':>7}{'ours':>8}{'Presidio':>10}")
     for kind in KINDS:
         theirs = f"{presidio_recall[kind]:.3f}" if kind in PRESIDIO_TYPES and kind in presidio_recall else "-"
         print(f"{kind:<12}{totals.get(kind, 0):>7}{ours_recall.get(kind, 0):>8.3f}{theirs:>10}")
-    print()
     print(f"traps altered: ours {ours_altered}/{trap_total} = {100 * ours_altered / trap_total:.2f}% "
           f"(goal <= 0.5%); Presidio {presidio_altered}/{presidio_traps} = "
           f"{100 * presidio_altered / max(presidio_traps, 1):.2f}%")
 
+
+def bench_person(args) -> None:
     people, people_truth = person_documents(args.person_texts)
     start = time.perf_counter()
     strict = Deidentifier(builtin_policies()["strict"], b"bench-secret")

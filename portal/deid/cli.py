@@ -1,7 +1,7 @@
 """`flask --app wsgi deid FILE --policy ID`: de-identify a text or JSONL file of any size.
 
-The file is streamed one line at a time, so the request limits of the API do not apply; the
-whole file is one document (one value gets one tag on every line). Counts go to stderr so
+The file is streamed a chunk of lines at a time, so the request limits of the API do not apply;
+the whole file is one document (one value gets one tag on every line), whatever ``--jobs``. Counts go to stderr so
 stdout can be piped.
 """
 import os
@@ -12,19 +12,13 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from portal.deid import services
+from portal.deid import parallel, services
 from portal.errors import PortalError
 
 
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
-
-
-def _stream(engine, fmt: str, fields, seed, source, target) -> dict:
-    if fmt == "jsonl":
-        return engine.deidentify_jsonl(source, target, fields=fields, seed=seed)
-    return engine.deidentify_lines(source, target, seed=seed)
 
 
 @click.command("deid")
@@ -36,9 +30,12 @@ def _stream(engine, fmt: str, fields, seed, source, target) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["auto", "lines", "jsonl"]), default="auto",
               show_default=True, help="auto: .jsonl files are JSONL, anything else is lines of text.")
 @click.option("--seed", type=int, default=None, help="Same file, policy and seed → same output.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help=f"Worker processes (default: every core for a file of {parallel.MIN_BYTES >> 20} MB or more, "
+                   "else 1). Any number gives the same output.")
 @with_appcontext  # for app.test_cli_runner(), which pushes no context for plain click commands
 def deid_command(file: Path, policy_id: str, fields: str | None, output: Path | None, fmt: str,
-                 seed: int | None):
+                 seed: int | None, jobs: int | None):
     """De-identify FILE (.txt line by line, or the string fields of a .jsonl)."""
     if fmt == "auto":
         fmt = "jsonl" if file.suffix.lower() == ".jsonl" else "lines"
@@ -51,13 +48,16 @@ def deid_command(file: Path, policy_id: str, fields: str | None, output: Path | 
         engine = services.deidentifier(policy_id)
     except PortalError as error:
         _fail(error.message)
-    # newline="" keeps each line's own ending (\n or \r\n) as it was
-    with open(file, encoding="utf-8", newline="") as source:
+    jobs = parallel.workers(file.stat().st_size, jobs)
+
+    def run(target) -> dict:
+        # lines split as a file opened with newline="" splits them: each keeps its own ending
+        return parallel.deidentify(engine, source, target, fmt, fields=wanted, seed=seed, jobs=jobs,
+                                  mapping=False)[0]
+
+    with open(file, "rb") as source:
         try:
-            if output is None:
-                counts = _stream(engine, fmt, wanted, seed, source, sys.stdout)
-            else:
-                counts = _write_atomically(output, lambda target: _stream(engine, fmt, wanted, seed, source, target))
+            counts = run(sys.stdout) if output is None else _write_atomically(output, run)
         except (ValueError, UnicodeDecodeError) as error:
             _fail(f"{file}: {error}")
     _report(counts)

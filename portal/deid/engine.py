@@ -31,32 +31,42 @@ class DeidResult:
 class Session:
     """One request (or one streamed file): tags and pseudonyms are shared across its texts."""
 
-    def __init__(self, deidentifier: "Deidentifier", seed: int | None):
+    def __init__(self, deidentifier: "Deidentifier", seed: int | None, replacer: type = Replacer,
+                 mapping: bool = True):
         self._detect = deidentifier._detector()
-        self._replacer = Replacer(
-            deidentifier.policy.rules, deidentifier.checksums, deidentifier.secret, seed
-        )
+        self.replacer = replacer(deidentifier.policy.rules, deidentifier.checksums, deidentifier.secret, seed,
+                                 keep_mapping=mapping)
 
     @property
     def mapping(self) -> dict[str, str]:
-        return self._replacer.mapping
+        return self.replacer.mapping
 
     def apply(self, text: str) -> dict:
         """``{"text": de-identified text, "entities": [...]}`` with offsets into *text*."""
+        spans, replacements, result = self.rewrite(text)
+        return {"text": result, "entities": [
+            {"type": kind, "start": start, "end": end, "replacement": replacement}
+            for (start, end, kind, _), replacement in zip(spans, replacements)
+        ]}
+
+    def rewrite(self, text: str) -> tuple[list[Span], list[str], str]:
+        """The spans of *text*, their replacements and the de-identified text: ``apply``
+        without the entity records, which the file path does not need."""
         spans = self._detect(text)
         if not spans:
-            return {"text": text, "entities": []}
-        replace = self._replacer.replace
-        pieces, entities, last = [], [], 0
-        for span in spans:
-            start, end, kind, _ = span
-            replacement = replace(span, text[start:end])
+            return spans, [], text
+        known, fresh = self.replacer.fixed.get, self.replacer.fresh
+        pieces, replacements, last = [], [], 0
+        for start, end, kind, value in spans:
+            replacement = known((kind, value))
+            if replacement is None:  # a value seen before costs one dict lookup
+                replacement = fresh(kind, value, text[start:end])
             pieces.append(text[last:start])
             pieces.append(replacement)
-            entities.append({"type": kind, "start": start, "end": end, "replacement": replacement})
+            replacements.append(replacement)
             last = end
         pieces.append(text[last:])
-        return {"text": "".join(pieces), "entities": entities}
+        return spans, replacements, "".join(pieces)
 
 
 class Deidentifier:
@@ -101,14 +111,16 @@ class Deidentifier:
             spans = [s for s in spans if s.value not in self._allow and text[s.start:s.end] not in self._allow]
         return spans
 
-    def session(self, seed: int | None = None) -> Session:
-        return Session(self, seed)
+    def session(self, seed: int | None = None, replacer: type = Replacer, mapping: bool = True) -> Session:
+        """A session; *replacer* is ``Replacer`` or a subclass (the file workers' holes);
+        *mapping* False leaves ``Session.mapping`` empty."""
+        return Session(self, seed, replacer, mapping)
 
     def run(self, texts: list[str], seed: int | None = None, return_mapping: bool = False) -> DeidResult:
         """De-identify *texts* as one request; same texts, policy, secret and seed → same result."""
         if isinstance(texts, str) or any(not isinstance(text, str) for text in texts):
             raise TypeError("texts must be a list of strings")
-        session = self.session(seed)
+        session = self.session(seed, mapping=return_mapping)
         results = list(map(session.apply, texts))
         return DeidResult(results, dict(session.mapping) if return_mapping else None)
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from portal import storage
 from portal.datasets import paths, services as datasets, transfers
-from portal.deid import services, streams
+from portal.deid import parallel, services
 from portal.deid.models import DeidJob
 from portal.errors import Conflict, Invalid, NotFound, found
 from portal.extensions import db
@@ -68,19 +68,6 @@ def mapping_of(job: DeidJob) -> dict:
     return json.loads(Path(job.mapping_file).read_text(encoding="utf-8"))
 
 
-class _Sampler:
-    """A session that also keeps the first before/after pairs that had entities."""
-
-    def __init__(self, session):
-        self.session, self.samples = session, []
-
-    def apply(self, text: str) -> dict:
-        result = self.session.apply(text)
-        if result["entities"] and len(self.samples) < SAMPLES:
-            self.samples.append({"before": text[:500], "after": result["text"][:500]})
-        return result
-
-
 class _HashingWriter:
     """Writes text as UTF-8 while counting and hashing it, for the upload record."""
 
@@ -94,17 +81,19 @@ class _HashingWriter:
         self.handle.write(data)
 
 
-def _lines(handle, job_id: int, output_id: str):
-    """Decoded lines of the source, recording progress and stopping when the output is cancelled."""
-    done, mark = 0, CHECK_BYTES
-    for raw in handle:
-        done += len(raw)
-        if done >= mark:
-            mark = done + CHECK_BYTES
-            db.session.execute(db.update(DeidJob).where(DeidJob.id == job_id).values(bytes_done=done))
-            if not transfers.checkpoint(output_id, done):  # commits; False once cancelled or swept
-                raise Stopped()
-        yield raw.decode("utf-8")
+class _Progress:
+    """Records progress (and notices cancellation) every ``CHECK_BYTES``."""
+
+    def __init__(self, job_id: int, output_id: str):
+        self.job_id, self.output_id, self.mark = job_id, output_id, CHECK_BYTES
+
+    def __call__(self, done: int) -> None:
+        if done < self.mark:
+            return
+        self.mark = done + CHECK_BYTES
+        db.session.execute(db.update(DeidJob).where(DeidJob.id == self.job_id).values(bytes_done=done))
+        if not transfers.checkpoint(self.output_id, done):  # commits; False once cancelled or swept
+            raise Stopped()
 
 
 def _output_name(name: str) -> str:
@@ -121,15 +110,14 @@ def run(job_id: int) -> None:
     target = transfers.begin(source.dataset, _output_name(source.name), "generated", None, job.created_by)
     ref = transfers.Ref.of(target)
     try:
-        sampler = _Sampler(services.deidentifier(job.policy_id).session(job.seed))
+        engine = services.deidentifier(job.policy_id)
         with open(datasets.file_path(source), "rb") as src, \
                 open(paths.part_path(ref.dataset, ref.upload_id), "wb") as out:
             writer = _HashingWriter(out)
-            lines = _lines(src, job.id, ref.upload_id)
-            if KINDS[PurePosixPath(source.name).suffix.lower()] == "lines":
-                counts = streams.deidentify_lines(sampler, lines, writer)
-            else:
-                counts = streams.deidentify_jsonl(sampler, lines, writer, job.fields)
+            counts, samples, session = parallel.deidentify(
+                engine, src, writer, KINDS[PurePosixPath(source.name).suffix.lower()], fields=job.fields,
+                seed=job.seed, jobs=parallel.workers(source.bytes_received), splitting="lf", samples=SAMPLES,
+                mapping=job.with_mapping, progress=_Progress(job.id, ref.upload_id))
         transfers.finish(ref, writer.size, writer.sha256.hexdigest())
     except Exception as error:  # any failure ends the job and removes its partial output
         if isinstance(error, Stopped):
@@ -142,8 +130,9 @@ def run(job_id: int) -> None:
         _end(job_id, "failed", error=message[:500])
         log.warning("deid job %s failed: %s", job_id, message)
         return
-    mapping_file = _write_mapping(job.id, sampler.session.mapping) if job.with_mapping else None
-    _end(job_id, "succeeded", output_id=ref.upload_id, counts=counts, samples=sampler.samples,
+    mapping_file = _write_mapping(job.id, session.mapping) if job.with_mapping else None
+    _end(job_id, "succeeded", output_id=ref.upload_id, counts=counts,
+         samples=[{"before": before, "after": after} for before, after in samples],
          mapping_file=mapping_file, bytes_done=job.bytes_total)
 
 

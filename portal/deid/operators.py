@@ -9,7 +9,7 @@ import hmac
 import random
 
 from portal.deid import fakes
-from portal.deid.entities import EMAIL, Span
+from portal.deid.entities import EMAIL
 
 #: operator → {parameter: (kind, default)}; kinds are checked by ``policies``
 PARAMETERS = {
@@ -20,6 +20,10 @@ PARAMETERS = {
     "pseudonymize": {},
     "keep": {},
 }
+#: operators whose replacement depends on what came before in the document: the tag's number,
+#: the pseudonym (a collision draws again) and the mapping's first spelling
+ORDERED = frozenset(("tag", "pseudonymize"))
+
 def mask(original: str, value: str, keep_first: int = 0, keep_last: int = 0, char: str = "*",
          kind: str = "") -> str:
     """Hide the value's letters and digits but the first/last few; separators stay.
@@ -43,66 +47,72 @@ def mask(original: str, value: str, keep_first: int = 0, keep_last: int = 0, cha
 class Replacer:
     """Replacements for one request: consistent per value, deterministic per seed."""
 
-    def __init__(self, rules: dict, custom_checksums: dict, secret: bytes, seed: int | None):
+    def __init__(self, rules: dict, custom_checksums: dict, secret: bytes, seed: int | None,
+                 keep_mapping: bool = True):
         self._rules = rules
         self._checksums = custom_checksums
         self._secret = secret
         self._seed = "" if seed is None else str(seed)
         # (type, value) -> replacement, for the operators whose output depends on nothing
         # else (tag, hash, redact): a value seen again costs one dict lookup.
-        self._fixed: dict[tuple[str, str], str] = {}
+        self.fixed: dict[tuple[str, str], str] = {}
         self._pseudonyms: dict[tuple[str, str], str] = {}
         self._counters: dict[str, int] = {}
         self._taken: set[tuple[str, str]] = set()
         self.mapping: dict[str, str] = {}
+        self._keep_mapping = keep_mapping  # off where nobody reads it (the CLI): a dict insert less per value
 
-    def replace(self, span: Span, original: str) -> str:
-        key = span[2:]  # (type, value)
-        known = self._fixed.get(key)
+    def replace(self, kind: str, value: str, original: str) -> str:
+        """The replacement of one occurrence of *value* (canonical) spelled *original*."""
+        known = self.fixed.get((kind, value))
         if known is not None:
             return known
-        rule = self._rules[span.type]
+        return self.fresh(kind, value, original)
+
+    def fresh(self, kind: str, value: str, original: str) -> str:
+        """``replace`` for a value that ``fixed`` does not hold (callers look there first)."""
+        rule = self._rules[kind]
         operator = rule.operator
         if operator == "tag":
-            number = self._counters.get(span.type, 0) + 1
-            self._counters[span.type] = number
-            replacement = self._fixed[key] = f"<{span.type}_{number}>"
+            number = self._counters[kind] = self._counters.get(kind, 0) + 1
+            replacement = self.fixed[(kind, value)] = f"<{kind}_{number}>"
         elif operator == "mask":
-            return mask(original, span.value, kind=span.type, **rule.params)
+            return mask(original, value, kind=kind, **rule.params)
         elif operator == "redact":
-            replacement = self._fixed[key] = rule.params.get("text", "")
+            replacement = self.fixed[(kind, value)] = rule.params.get("text", "")
             return replacement
         elif operator == "hash":
-            digest = self._digest(f"{span.type}:{span.value}").hex()
-            replacement = self._fixed[key] = f"<{span.type}:{digest[:rule.params.get('length', 16)]}>"
+            digest = self._digest(f"{kind}:{value}").hex()
+            replacement = self.fixed[(kind, value)] = f"<{kind}:{digest[:rule.params.get('length', 16)]}>"
             return replacement
         elif operator == "pseudonymize":
-            replacement = fakes.reshape(original, span.value, self._pseudonym(span))
+            replacement = fakes.reshape(original, value, self._pseudonym(kind, value))
         else:
             return original
-        self.mapping.setdefault(replacement, original)
+        if self._keep_mapping:
+            self.mapping.setdefault(replacement, original)
         return replacement
 
     def _digest(self, message: str) -> bytes:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
 
-    def _pseudonym(self, span: Span) -> str:
+    def _pseudonym(self, kind: str, value: str) -> str:
         """The canonical fake for a value; every spelling of the value is then reshaped."""
-        key = span[2:]  # (type, value)
+        key = (kind, value)
         known = self._pseudonyms.get(key)
         if known is not None:
             return known
         # A fresh draw on collision keeps the mapping one-to-one (so re-identification is
         # unambiguous) and never hands back the original itself.
         for attempt in range(100):
-            seed = self._digest(f"{self._seed}|{span.type}|{span.value}|{attempt}")
+            seed = self._digest(f"{self._seed}|{kind}|{value}|{attempt}")
             rng = random.Random(int.from_bytes(seed[:8], "big"))
-            value = fakes.fake(span.type, span.value, rng)
-            checksum = self._checksums.get(span.type)
+            fake = fakes.fake(kind, value, rng)
+            checksum = self._checksums.get(kind)
             if checksum:
-                value = fakes.with_checksum(checksum, value, rng)
-            if value != span.value and (span.type, value) not in self._taken:
-                self._taken.add((span.type, value))
-                self._pseudonyms[key] = value
-                return value
-        raise RuntimeError(f"no free pseudonym for a {span.type} value")
+                fake = fakes.with_checksum(checksum, fake, rng)
+            if fake != value and (kind, fake) not in self._taken:
+                self._taken.add((kind, fake))
+                self._pseudonyms[key] = fake
+                return fake
+        raise RuntimeError(f"no free pseudonym for a {kind} value")

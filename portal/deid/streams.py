@@ -16,26 +16,27 @@ def deidentify_lines(session, in_stream, out_stream) -> dict:
     lines = 0
     for line in in_stream:
         body = line.rstrip("\r\n")
-        result = session.apply(body)
-        counts.update(entity["type"] for entity in result["entities"])
-        out_stream.write(result["text"] + line[len(body):])
+        spans, _, text = session.rewrite(body)
+        if spans:
+            counts.update([span.type for span in spans])
+        out_stream.write(text + line[len(body):])
         lines += 1
     return {"lines": lines, "entities": dict(counts)}
 
 
-def deidentify_jsonl(session, in_stream, out_stream, fields=None) -> dict:
+def deidentify_jsonl(session, in_stream, out_stream, fields=None, first_line: int = 1) -> dict:
     """De-identify the string values of each JSON record.
 
     *fields* lists dotted paths (``text``, ``messages.content``; list indexes are not part of
     a path); ``None`` means every string value. Blank lines are kept; a line that is not
-    JSON raises ``ValueError`` naming its line number. Returns ``{"records": n, "entities":
+    JSON raises ``ValueError`` naming its line number (the first being *first_line*). Returns ``{"records": n, "entities":
     {type: count}, "fields": {path: {type: count}}}``.
     """
     wanted = None if fields is None else frozenset(fields)
     counts = Counter()
     per_field: dict[str, Counter] = {}
     records = 0
-    for number, line in enumerate(in_stream, start=1):
+    for number, line in enumerate(in_stream, start=first_line):
         if not line.strip():
             out_stream.write(line)
             continue
@@ -48,12 +49,12 @@ def deidentify_jsonl(session, in_stream, out_stream, fields=None) -> dict:
             if isinstance(value, str):
                 if wanted is not None and path not in wanted:
                     return value
-                result = session.apply(value)
-                if result["entities"]:
-                    found = Counter(entity["type"] for entity in result["entities"])
+                spans, _, text = session.rewrite(value)
+                if spans:
+                    found = Counter([span.type for span in spans])
                     counts.update(found)
                     per_field.setdefault(path, Counter()).update(found)
-                return result["text"]
+                return text
             if isinstance(value, dict):
                 return {key: visit(item, f"{path}.{key}" if path else key) for key, item in value.items()}
             if isinstance(value, list):

@@ -33,6 +33,17 @@ def test_jsonl_named_fields_to_an_output_file(runner, tmp_path):
                                           "  messages.content: PHONE 1"]
 
 
+def test_jobs_write_the_same_bytes_as_one_process(runner, tmp_path):
+    source = tmp_path / "big.txt"  # two chunks and more: values recur across them
+    source.write_text("".join(f"客户{i} 手机 1{3 + i % 7}{i * 7919 % 10**9:09d}，邮箱 u{i % 900}@b.cn\r\n"
+                              for i in range(40000)), encoding="utf-8")
+    one = runner.invoke(args=["deid", str(source), "--policy", "default", "--jobs", "1"])
+    two = runner.invoke(args=["deid", str(source), "--policy", "default", "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0, two.output
+    assert two.stdout_bytes == one.stdout_bytes and b"<EMAIL_900>" in one.stdout_bytes
+    assert two.stderr == one.stderr and "PHONE: 40000" in one.stderr
+
+
 def test_saved_policy_and_bad_input(runner, app, client, token, tmp_path):
     client.put("/v1/deid-policies/phones-only", json={"yaml": "entities:\n  PHONE: redact\n"},
                headers=token["operator"])

@@ -1,0 +1,226 @@
+"""Big files on every core: chunks of lines de-identified in worker processes, in order.
+
+Detection, the bulk of the work, runs in the workers. What depends on the document so far —
+tag numbers, pseudonyms (a collision draws again) and the mapping's first spelling — is left
+as a hole there and filled here, in document order, by the session's own ``Replacer``; so the
+output has the same bytes as a run in this process (``--jobs 1``). A chunk the workers cannot
+do exactly (a bad line, or text holding the hole character itself) is done again here, by the
+in-process code, which then also raises the error a single process would.
+"""
+import io
+import json
+import os
+import threading
+from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from portal.deid import streams
+from portal.deid.engine import Deidentifier
+from portal.deid.operators import ORDERED, Replacer
+
+#: below this size a file is done in-process unless more jobs are asked for by name
+MIN_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
+HOLE = "\ue000"  # a private-use character: stands for a replacement the parent decides
+_escape = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def lines_of(data: bytes, splitting: str):
+    """The lines of *data* as the in-process readers see them: ``universal`` like a file
+    opened with ``newline=""`` (the CLI: ``\\n``, ``\\r\\n`` or ``\\r`` end a line), ``lf`` like
+    a binary file read line by line and decoded (dataset jobs)."""
+    if splitting == "universal":
+        return io.StringIO(data.decode("utf-8"), newline="")
+    return (line.decode("utf-8") for line in io.BytesIO(data))
+
+
+class _Holes(Replacer):
+    """A worker's replacer: the order-dependent operators give ``HOLE`` and note the value."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holes: list[tuple[str, str, str]] = []
+        self._ordered = frozenset(kind for kind, rule in self._rules.items() if rule.operator in ORDERED)
+
+    def fresh(self, kind: str, value: str, original: str) -> str:
+        if kind in self._ordered:
+            self.holes.append((kind, value, original))
+            return HOLE
+        return super().fresh(kind, value, original)
+
+
+class _Sampler:
+    """Wraps a session: keeps the first *limit* before/after pairs of texts with entities,
+    with the number of holes written before each, so that the parent can fill them."""
+
+    def __init__(self, session, limit: int, holes: list | None = None):
+        self.session, self.limit, self.samples, self._holes = session, limit, [], holes
+
+    def rewrite(self, text: str) -> tuple:
+        result = self.session.rewrite(text)
+        if result[0] and len(self.samples) < self.limit:
+            before = len(self._holes) - result[2].count(HOLE) if self._holes is not None else 0
+            self.samples.append((text[:500], result[2], before))
+        return result
+
+
+_worker: tuple | None = None  # (engine, seed, fmt, fields, splitting, samples) in a worker process
+
+
+def _start_worker(policy, secret: bytes, seed, fmt: str, fields, splitting: str, samples: int) -> None:
+    global _worker
+    _worker = (Deidentifier(policy, secret), seed, fmt, fields, splitting, samples)
+
+
+def _work(data: bytes):
+    """One chunk in a worker: ``(text with holes, holes, counts, samples, lines)``, or None
+    when the chunk must be done in-process (it raised, or holds ``HOLE`` itself)."""
+    engine, seed, fmt, fields, splitting, samples = _worker
+    session = engine.session(seed, replacer=_Holes, mapping=False)
+    holes = session.replacer.holes
+    sampler = _Sampler(session, samples, holes)
+    out = io.StringIO()
+    try:
+        lines = list(lines_of(data, splitting))
+        counts = streams.deidentify_jsonl(sampler, lines, out, fields) if fmt == "jsonl" else \
+            streams.deidentify_lines(sampler, lines, out)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    text = out.getvalue()
+    if text.count(HOLE) != len(holes):
+        return None
+    return text, holes, counts, sampler.samples, len(lines)
+
+
+def _chunks(source, size: int):
+    """Whole lines of the binary *source*, about *size* bytes at a time."""
+    while True:
+        data = source.read(size)
+        if not data:
+            return
+        if not data.endswith(b"\n"):
+            data += source.readline()
+        yield data
+
+
+def _context():
+    # fork is instant, but safe only in a process running one thread (the CLI); the
+    # supervisor runs threads, so its workers fork from a clean server process that has
+    # imported the engine once
+    if threading.active_count() == 1:
+        return get_context("fork")
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def workers(size: int, jobs: int | None = None) -> int:
+    """*jobs* when asked for by name, else every core for a file of ``MIN_BYTES`` or more
+    (worker processes take a moment to start: not worth it for a small file)."""
+    if jobs is not None:
+        return max(1, jobs)
+    return cores() if size >= MIN_BYTES else 1
+
+
+def deidentify(engine: Deidentifier, source, out, fmt: str, *, fields=None, seed=None, jobs: int = 1,
+               splitting: str = "universal", samples: int = 0, mapping: bool = True, progress=None,
+               chunk_bytes: int = CHUNK_BYTES):
+    """De-identify the binary stream *source* into *out* (``out.write(text)``), one chunk of
+    lines at a time, in *jobs* processes (1: this one).
+
+    *fmt* is ``lines`` or ``jsonl``; *progress(bytes_done)* is called after each chunk and may
+    raise to stop. Returns ``(counts as streams return them, samples, session)``: at most
+    *samples* before/after pairs of texts with entities, and the session holds the mapping
+    (unless *mapping* is False).
+    """
+    document = _Document(engine.session(seed, mapping=mapping), out, fmt, fields, splitting, samples, progress)
+    pool = None
+    try:
+        if jobs <= 1:
+            for data in _chunks(source, chunk_bytes):
+                document.finish(data, None)
+        else:
+            pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker, initargs=(
+                engine.policy, engine.secret, seed, fmt, fields, splitting, samples))
+            pending = deque()
+            for data in _chunks(source, chunk_bytes):
+                pending.append((data, pool.submit(_work, data)))
+                if len(pending) > 2 * jobs:  # a bounded window: memory stays a few chunks
+                    data, future = pending.popleft()
+                    document.finish(data, future.result())
+            while pending:
+                data, future = pending.popleft()
+                document.finish(data, future.result())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return document.counts(), document.samples, document.session
+
+
+class _Document:
+    """One file as one document: its session, and counts and samples summed over chunks in
+    document order (so keys keep the order a single pass gives them)."""
+
+    def __init__(self, session, out, fmt, fields, splitting, samples: int, progress):
+        self.session, self.out, self.fmt, self.fields, self.splitting = session, out, fmt, fields, splitting
+        self.limit, self.progress, self.samples = samples, progress, []
+        self.unit = "records" if fmt == "jsonl" else "lines"
+        self.line, self.done, self.total, self.entities, self.per_field = 1, 0, 0, Counter(), {}
+
+    def finish(self, data: bytes, result) -> None:
+        """Write one chunk's output: the worker's *result* with its holes filled in document
+        order, or (*result* None) the chunk done here."""
+        if result is None:
+            lines = list(lines_of(data, self.splitting))
+            sampler = _Sampler(self.session, self.limit - len(self.samples))
+            if self.fmt == "jsonl":
+                counts = streams.deidentify_jsonl(sampler, lines, self.out, self.fields, first_line=self.line)
+            else:
+                counts = streams.deidentify_lines(sampler, lines, self.out)
+            samples, count = [(before, after[:500]) for before, after, _ in sampler.samples], len(lines)
+        else:
+            text, holes, counts, worker_samples, count = result
+            replacements = _fill(self.session.replacer, holes, self.fmt == "jsonl")
+            self.out.write(_joined(text, replacements))
+            samples = [(before, _joined(after, replacements[start:start + after.count(HOLE)])[:500])
+                       for before, after, start in worker_samples]
+        self.total += counts[self.unit]
+        self.entities.update(counts["entities"])
+        for path, found in counts.get("fields", {}).items():
+            self.per_field.setdefault(path, Counter()).update(found)
+        self.samples.extend(samples[:self.limit - len(self.samples)])
+        self.line += count
+        self.done += len(data)
+        if self.progress is not None:
+            self.progress(self.done)
+
+    def counts(self) -> dict:
+        counts = {self.unit: self.total, "entities": dict(self.entities)}
+        if self.unit == "records":
+            counts["fields"] = {path: dict(found) for path, found in self.per_field.items()}
+        return counts
+
+
+def _fill(replacer: Replacer, holes, escaped: bool) -> list[str]:
+    known, fresh = replacer.fixed.get, replacer.fresh
+    replacements = []
+    for kind, value, original in holes:
+        replacement = known((kind, value))
+        replacements.append(fresh(kind, value, original) if replacement is None else replacement)
+    if escaped:  # inside a JSON string, as json.dumps would have written it
+        return [_escape(replacement)[1:-1] for replacement in replacements]
+    return replacements
+
+
+def _joined(text: str, replacements: list[str]) -> str:
+    if not replacements:
+        return text
+    parts = [None] * (2 * len(replacements) + 1)
+    parts[::2] = text.split(HOLE)
+    parts[1::2] = replacements
+    return "".join(parts)
