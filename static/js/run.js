@@ -115,16 +115,24 @@
     }
   }
 
+  async function fetchSeries() {
+    const keys = [...chosen].join(",");
+    return (await fetch(`${box.dataset.url}?keys=${encodeURIComponent(keys)}&max_points=2000`)).json();
+  }
+
   async function refresh(poll = true) {
     try {
-      const keys = [...chosen].join(",");
-      if (keys) {
-        const body = await (await fetch(`${box.dataset.url}?keys=${encodeURIComponent(keys)}&max_points=2000`)).json();
-        if (JSON.stringify(body.groups) !== JSON.stringify(groups)) { groups = body.groups; renderPicker(); }
-        last = body.series;
-      } else {
-        last = {};
+      // asked even with no key chosen: a run that had no metrics at page load learns its keys here
+      let body = await fetchSeries();
+      if (JSON.stringify(body.groups) !== JSON.stringify(groups)) {
+        const known = new Set(Object.values(groups).flat());
+        const added = Object.entries(body.groups).flatMap(([g, keys]) => keys.filter((k) => !known.has(k) && byDefault(g, k)));
+        groups = body.groups;
+        added.forEach((k) => chosen.add(k));
+        renderPicker();
+        if (added.length) body = await fetchSeries();
       }
+      last = body.series;
       drawAll(last);
     } catch (_) { /* the next poll retries */ }
     if (poll && isActive()) setTimeout(refresh, POLL_MS * 1.5);

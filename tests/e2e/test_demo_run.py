@@ -123,9 +123,9 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
              const chart = document.querySelector('#chart');
              return s && s.dataset.status === 'running'
                && document.querySelector('#run-progress').value > 0.05
-               && Number(chart.dataset.points || 0) > 0;
+               && Number(chart.querySelector('.chart[data-group="loss"]')?.dataset.points || 0) > 0;
            }""", timeout=RUN_SECONDS * 1000, polling=250)
-    expect(page.locator("#stop-button")).to_be_visible()
+    expect(page.locator("#stop-confirm summary")).to_be_visible()  # ■ Stop…; #stop-button is inside
     expect(fact(page, "Step")).to_have_text(re.compile(rf"^\d+ / {DEMO_STEPS}$"))
     expect(page.locator("#output")).to_contain_text("it/s")
     page.screenshot(path=screenshots / "run-running.png", full_page=True)
@@ -143,10 +143,11 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     expect(fact(page, "Ended").locator("time")).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     expect(fact(page, "loss")).to_have_text(re.compile(r"^\d"))
     chart = page.locator("#chart")
-    expect(chart.locator(".uplot canvas")).to_have_count(1)
-    points = int(chart.get_attribute("data-points") or 0)
+    loss_chart = chart.locator('.chart[data-group="loss"]')  # one chart per group of metric keys
+    expect(loss_chart.locator(".uplot canvas")).to_have_count(1)
+    points = int(loss_chart.get_attribute("data-points") or 0)
     assert points > 0, "no loss points drawn"
-    expect(chart.locator(".u-legend")).to_contain_text("loss")
+    expect(loss_chart.locator(".u-legend")).to_contain_text("loss")
     output = page.locator("pre#output")
     expect(output).to_contain_text("it/s")
     expect(output).to_contain_text("'loss':")
@@ -165,13 +166,13 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
     # the same page after a reload: everything comes from the server, nothing from the live session
     page.reload()
     expect(page.locator('#run-status[data-status="succeeded"]')).to_have_count(1)
-    expect(page.locator("#chart .uplot canvas")).to_have_count(1)
+    expect(page.locator('#chart .chart[data-group="loss"] .uplot canvas')).to_have_count(1)
     expect(page.locator("pre#output")).to_contain_text("train_runtime")
     expect(page.locator("#run-artifacts table")).to_contain_text("checkpoint-")
     watch.clean("run page reloaded")
 
     # ↻ Re-run queues a new run of the project; ■ Stop…, confirmed inline like a delete, stops it
-    page.get_by_role("button", name="↻ Re-run").click()
+    page.get_by_role("button", name="↻ Re-run", exact=True).click()
     expect(page).to_have_url(RUN_URL)
     second_run = run_id_of(page)
     assert second_run != first_run
@@ -259,7 +260,7 @@ def test_run_page_on_a_phone(browser, demo_server, screenshots, finished):
     watch = Watch(page)
     page.goto(f"/ui/runs/{finished['run_id']}")
     expect(page.locator('#run-status[data-status="succeeded"]')).to_have_count(1)
-    expect(page.locator("#chart .uplot canvas")).to_have_count(1)
+    expect(page.locator('#chart .chart[data-group="loss"] .uplot canvas')).to_have_count(1)
     expect(page.locator("pre#output")).to_contain_text("train_runtime")
     expect(page.locator("#run-artifacts table")).to_contain_text("checkpoint-")
     page.screenshot(path=screenshots / "run-phone.png", full_page=True)
