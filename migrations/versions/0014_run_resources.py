@@ -1,4 +1,4 @@
-"""runs and projects: GPU idle guard, checkpoint clean-up policy; run tags and note
+"""runs and projects: GPU idle guard, checkpoint clean-up policy; run tags and note; runs sorted by a metric
 
 Revision ID: 0014_run_resources
 Revises: 0013_run_tracking
@@ -24,9 +24,11 @@ def upgrade():
     with op.batch_alter_table('runs') as batch_op:
         batch_op.add_column(sa.Column('tags', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('note', sa.Text(), nullable=False, server_default=''))
+    op.create_index('ix_metrics_key_run_value', 'metrics', ['key', 'run_id', 'value'])
 
 
 def downgrade():
+    op.drop_index('ix_metrics_key_run_value', table_name='metrics')
     with op.batch_alter_table('runs') as batch_op:
         batch_op.drop_column('note')
         batch_op.drop_column('tags')

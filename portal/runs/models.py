@@ -101,7 +101,9 @@ class RunLog(db.Model):
 
 class Metric(db.Model):
     __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    # the second index sorts runs by a metric's best value (portal/runs/search.py) from the index alone
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+                      Index("ix_metrics_key_run_value", "key", "run_id", "value"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))

@@ -105,6 +105,7 @@ def find(f: RunFilter) -> list[Run]:
         value = duration_expr()
         stmt = stmt.where(Run.started_at.is_not(None))
     else:  # the run's best value of the metric: the highest when sorting high first, else the lowest
+        # (ix_metrics_key_run_value answers this from the index alone, in run order)
         aggregate = func.max(Metric.value) if descending else func.min(Metric.value)
         best = (select(Metric.run_id, aggregate.label("best")).where(Metric.key == f.key)
                 .group_by(Metric.run_id).subquery())
