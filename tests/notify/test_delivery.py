@@ -79,3 +79,47 @@ def test_a_nan_loss_rule_fires_once_per_run(app, client, token, training, receiv
         tick_until(lambda: True)
     assert [(r["body"]["event"], r["body"]["rule"]["kind"]) for r in hook.requests] == [("run.rule", "nonfinite")]
     assert hook.requests[0]["body"]["rule"]["seen"]["value"] == "nan"
+
+
+def test_a_threshold_rule_fires_once_until_its_condition_clears(app, client, token, training, receivers, tick_until):
+    hook = receivers()
+    channel(client, token["admin"], hook, events=[], rules=[{"kind": "threshold", "metric": "loss", "op": ">",
+                                                            "value": 10, "after_step": 2}])
+    losses = [(1, 20.0), (3, 5.0), (4, 12.0), (5, 15.0), (6, 1.0), (7, 11.0)]  # step 1 is before step 2: ignored
+    (training / "losses.py").write_text("".join(f"print('{{\"step\": {s}, \"loss\": {v}}}', flush=True)\n"
+                                                for s, v in losses))
+    make_project(client, token["operator"], start_command=f"{PY} losses.py")
+    start(client, token["operator"])
+    tick_until(lambda: len(deliveries(app, "delivered")) == 2)
+    for _ in range(5):
+        tick_until(lambda: True)
+    seen = [(r["body"]["rule"]["seen"]["step"], r["body"]["rule"]["seen"]["value"]) for r in hook.requests]
+    assert seen == [(4, 12.0), (7, 11.0)]
+
+
+def test_a_stall_rule_fires_when_a_running_run_writes_nothing(app, client, token, training, receivers, tick_until):
+    import os
+    import time
+
+    from portal.runs.models import Run
+    from portal.supervisor import executors
+
+    hook = receivers()
+    channel(client, token["admin"], hook, events=[], rules=[{"kind": "stalled", "minutes": 1}])
+    make_project(client, token["operator"], start_command=f"{PY} -c \"print('step 1', flush=True); "
+                                                          f"import time; time.sleep(120)\"")
+    run_id = start(client, token["operator"])
+
+    def output_log():
+        with app.app_context():
+            run = db.session.get(Run, run_id)
+            path = executors.get(run.executor).log_path(run.folder)
+            return path if run.status == "running" and path.exists() and path.stat().st_size else None
+
+    path = tick_until(output_log)
+    os.utime(path, (time.time() - 90, time.time() - 90))  # its last output was 90 s ago
+    tick_until(lambda: hook.requests, timeout=60)
+    body = hook.requests[0]["body"]
+    assert body["event"] == "run.rule" and body["rule"]["kind"] == "stalled" and body["rule"]["seen"]["seconds"] >= 60
+    assert client.post(f"/v1/runs/{run_id}/stop", headers=token["operator"]).status_code == 200
+    tick_until(lambda: client.get(f"/v1/runs/{run_id}", headers=token["operator"]).get_json()["status"] == "cancelled")
