@@ -183,6 +183,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
         " && document.querySelector('#run-progress').value > 0.05", timeout=RUN_SECONDS * 1000, polling=250)
     page.get_by_role("button", name="■ Stop…").click()
     page.wait_for_timeout(2_500)  # a refresh of the status block (every 2 s) keeps the panel open
+    page.screenshot(path=screenshots / "run-stop-confirm.png")
     with page.expect_response(lambda r: r.url.endswith(f"/ui/runs/{second_run}/stop")) as stopped:
         page.get_by_role("button", name="Stop demo #2").click()
     assert stopped.value.status == 200, f"stop answered {stopped.value.status}"
