@@ -23,16 +23,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
 
-from harness import Portal, quantile, wait_for  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from harness import Portal, quantile, wait_for
+from sqlalchemy import func, select
 
-from portal.extensions import db  # noqa: E402
-from portal.notify.models import Delivery, Event  # noqa: E402
-from portal.notify.supervise import NotifyHandler  # noqa: E402
-from portal.supervisor import runner  # noqa: E402
-from portal.supervisor import Supervisor  # noqa: E402
-from portal.timeutil import as_utc  # noqa: E402
-from tests.support import Receiver  # noqa: E402
+from portal.extensions import db
+from portal.notify.models import Delivery, Event
+from portal.notify.supervise import NotifyHandler
+from portal.supervisor import (
+    Supervisor,
+    runner,
+)
+from portal.timeutil import as_utc
+from tests.support import Receiver
 
 NOTIFY = {"PORTAL_NOTIFY_ALLOW_PRIVATE": "on", "PORTAL_TICK_SECONDS": "1"}
 FAIL_NOW = f"{sys.executable} -c 'import sys, time; print(repr(time.time()), flush=True); sys.exit(1)'"
@@ -61,7 +63,7 @@ def latency(runs: int) -> None:
             for i in range(runs):
                 time.sleep(random.uniform(0, 1))  # a random phase of the tick
                 portal.start("p")
-                wait_for(lambda: len(receiver.requests) > i, 30, 0.02, "the event")
+                wait_for(lambda i=i: len(receiver.requests) > i, 30, 0.02, "the event")
         times = occurred(portal)
         exits = {run.id: float(portal.run_folder(run).joinpath("output.log").read_text().split()[0])
                  for run in portal.runs()}

@@ -1,6 +1,14 @@
 """The channel form; shapes only — the rules (URLs, addresses, rules, projects) are in notify.services."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, FloatField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 

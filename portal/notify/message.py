@@ -13,7 +13,6 @@ from portal.i18n import duration, status_label, translated
 from portal.notify.models import LANGUAGES, Channel, Event
 
 
-
 @dataclass(frozen=True)
 class Message:
     title: str

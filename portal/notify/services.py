@@ -18,7 +18,15 @@ from portal.extensions import db
 from portal.i18n import _l
 from portal.notify import rules as rulebook
 from portal.notify import transport
-from portal.notify.models import EVENTS, KINDS, LANGUAGES, Attempt, Channel, Delivery, Event
+from portal.notify.models import (
+    EVENTS,
+    KINDS,
+    LANGUAGES,
+    Attempt,
+    Channel,
+    Delivery,
+    Event,
+)
 from portal.projects.models import Project
 from portal.timeutil import as_utc, utcnow
 

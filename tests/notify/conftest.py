@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notify.models import Delivery
-
 from portal.supervisor import Supervisor
 from tests.support import Receiver
 
