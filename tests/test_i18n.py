@@ -92,7 +92,10 @@ def test_dates_follow_the_locale_and_the_users_time_zone(app, auth, users):
         from portal.extensions import db
 
         login_user(db.session.get(User, users["admin"]))
-        assert ">Dec 2, 2026 06:05</time>" in i18n.when(datetime(2026, 12, 1, 22, 5, tzinfo=timezone.utc))
+        shown = i18n.when(datetime(2026, 12, 1, 22, 5, tzinfo=timezone.utc))
+        # local time on the page, the UTC time as its tooltip (issue 15.27)
+        assert shown == ('<time datetime="2026-12-01T22:05:00+00:00" title="2026-12-01 22:05:00 UTC">'
+                         'Dec 2, 2026 06:05</time>')
 
 
 def test_durations_and_statuses_are_in_the_readers_words(app):
