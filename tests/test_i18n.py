@@ -104,8 +104,10 @@ def test_durations_and_statuses_are_in_the_readers_words(app):
     with app.test_request_context("/", headers=ZH):
         assert i18n.duration(90061) == "1天 1小时 1分 1秒"
         assert i18n.status_label("running") == "运行中" and i18n.status_label("mystery") == "mystery"
+        assert i18n.status_label("cancelled") == "已停止"  # a run the user stopped (issue 15.22)
     with app.test_request_context("/"):
         assert i18n.duration(61) == "1m 1s"
+        assert i18n.status_label("cancelled") == "stopped"
 
 
 def test_flash_and_domain_errors_are_translated_for_pages(auth, users, client):

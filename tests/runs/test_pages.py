@@ -62,8 +62,12 @@ def test_run_button_queues_and_the_run_page_is_live(client, auth, users, token, 
     auth.login("operator")
     response = auth.post("/ui/projects/p1/runs")
     run_id = int(re.search(r"/ui/runs/(\d+)", response.location).group(1))
+    assert "p1 #1 queued." in client.get(response.location).get_data(as_text=True)  # one name (issue 15.23)
     page = client.get(f"/ui/runs/{run_id}").get_data(as_text=True)
     assert 'data-status="queued"' in page and 'hx-trigger="every 2s"' in page
+    assert "<title>p1 #1 · " in page and "<h1>p1 #1 " in page
+    # Stop confirms inline, as deletes do (issue 15.22): no native confirm()
+    assert "hx-confirm" not in page and 'id="stop-confirm"' in page and ">Stop p1 #1</button>" in page
     ticker.until(run_id, "succeeded")
     status = client.get(f"/ui/runs/{run_id}/status", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert status.lstrip().startswith('<section id="run-status"') and "every 2s" not in status  # stops polling
@@ -80,3 +84,5 @@ def test_stop_button_answers_with_the_status_block(client, auth, users, token, t
     response = auth.post(f"/ui/runs/{run['id']}/stop", headers={"HX-Request": "true"})
     assert response.status_code == 200 and 'data-status="stopping"' in response.get_data(as_text=True)
     ticker.until(run["id"], "cancelled")
+    page = client.get(f"/ui/runs/{run['id']}").get_data(as_text=True)
+    assert '<span class="badge status-cancelled">stopped</span>' in page  # the API keeps `cancelled`
