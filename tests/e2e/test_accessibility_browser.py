@@ -318,6 +318,7 @@ def test_keyboard_focus_skip_link_and_user_menu(browser, a11y_server, pages, ses
     page.keyboard.press("Enter")
     expect(page.locator("details.usermenu")).to_have_attribute("open", "")
     page.keyboard.press("Tab")
+    page.screenshot(path=shots / "user-menu-open.png")
     page.keyboard.press("Escape")
     expect(page.locator("details.usermenu")).not_to_have_attribute("open", "")
     expect(summary).to_be_focused()
