@@ -9,7 +9,7 @@ from sqlalchemy import update
 from portal.extensions import db
 from portal.runs.models import Metric
 from tests.runs.conftest import make_project, start
-from tests.support import wait_for
+from tests.support import supervisor_process, wait_for
 
 SLEEP = f"{sys.executable} -c 'import time; time.sleep(120)'"
 
@@ -117,3 +117,22 @@ def test_the_idle_guard_spares_a_run_with_one_busy_gpu(app, client, token, train
     assert ticker.run(run["id"])["status"] == "running"
     client.post(f"/v1/runs/{run['id']}/stop", headers=h)
     ticker.until(run["id"], "cancelled")
+
+
+def test_a_supervisor_process_samples_what_the_readings_file_says_meanwhile(app, client, token, training, readings,
+                                                                            procs, tmp_path):
+    h = token["operator"]
+    make_project(client, h, start_command=SLEEP)
+    run = start(client, h, gpus=1)
+    config = app.config["PORTAL"]
+    procs.append(supervisor_process(app, tmp_path / "supervisor.log", PORTAL_FAKE_GPUS="2x80GiB",
+                                    PORTAL_GPU_SAMPLE_SECONDS="0.2", PORTAL_FAKE_GPU_READINGS=config.fake_gpus.readings))
+
+    def util():
+        return client.get(f"/v1/runs/{run['id']}", headers=h).get_json()["metrics"].get("system/gpu0.util")
+    readings({"0": {"utilization": 11}, "1": {"utilization": 11}})
+    wait_for(lambda: util() == 11.0, timeout=60)
+    readings({"0": {"utilization": 93}, "1": {"utilization": 93}})  # changed while it runs
+    wait_for(lambda: util() == 93.0, timeout=60)
+    client.post(f"/v1/runs/{run['id']}/stop", headers=h)
+    wait_for(lambda: client.get(f"/v1/runs/{run['id']}", headers=h).get_json()["status"] == "cancelled", timeout=60)
