@@ -28,7 +28,7 @@ EVENT_LABELS = {
 
 class ChannelForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=services.NAME_BYTES)])
-    kind = SelectField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in KINDS])
+    kind = SelectField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in KINDS], default="webhook")
     url = StringField(_l("URL"), validators=[Optional(), Length(max=services.URL_LENGTH)],
                       render_kw={"placeholder": "https://oapi.dingtalk.com/robot/send?access_token=…"})
     to = StringField(_l("E-mail addresses"), validators=[Optional(), Length(max=2000)],
@@ -40,22 +40,24 @@ class ChannelForm(FlaskForm):
                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     projects = StringField(_l("Projects"), validators=[Optional(), Length(max=6500)],
                            render_kw={"placeholder": _l("empty: every project and deployment")})
-    language = SelectField(_l("Language"), choices=[("zh", "中文"), ("en", "English")])
+    language = SelectField(_l("Language"), choices=[("zh", "中文"), ("en", "English")], default="zh")
     enabled = BooleanField(_l("Enabled"), default=True)
     nonfinite = BooleanField(_l("Alert when a metric becomes NaN or infinite"))
     nonfinite_metric = StringField(_l("Metric (empty: any)"), validators=[Optional(), Length(max=rules.METRIC_LENGTH)],
                                    render_kw={"placeholder": "loss"})
     threshold_metric = StringField(_l("Threshold: metric"), validators=[Optional(), Length(max=rules.METRIC_LENGTH)],
                                    render_kw={"placeholder": "loss"})
-    threshold_op = SelectField(_l("is"), choices=[(op, op) for op in rules.OPERATORS])
+    threshold_op = SelectField(_l("is"), choices=[(op, op) for op in rules.OPERATORS], default=">")
     threshold_value = FloatField(_l("value"), validators=[Optional()])
     threshold_after = IntegerField(_l("after step"), default=0, validators=[Optional(), NumberRange(0, 2**31 - 1)])
     stalled_minutes = IntegerField(_l("Alert when there is no new output for (minutes)"),
                                    validators=[Optional(), NumberRange(1, rules.MAX_STALL_MINUTES)])
 
     def fill(self, channel) -> None:
-        """Show a channel's settings (never its secret)."""
-        self.name.data, self.kind.data, self.url.data = channel.name, channel.kind, channel.url
+        """Show a channel's settings: never its secret, and its URL only masked (robots keep their token in it)."""
+        self.name.data, self.kind.data = channel.name, channel.kind
+        if channel.url:
+            self.url.render_kw = {**(self.url.render_kw or {}), "placeholder": services.masked_url(channel.url)}
         self.to.data, self.events.data = ", ".join(channel.recipients or []), list(channel.events or [])
         self.projects.data, self.language.data = ", ".join(channel.projects or []), channel.language
         self.enabled.data = channel.enabled
@@ -81,6 +83,8 @@ class ChannelForm(FlaskForm):
                   "to": [a for a in (self.to.data or "").split(",")], "events": self.events.data or [],
                   "projects": [p for p in (self.projects.data or "").split(",")], "language": self.language.data,
                   "enabled": self.enabled.data, "rules": found}
+        if editing and not fields["url"]:
+            del fields["url"]  # left empty: the URL stays as it is
         if self.secret.data or self.remove_secret.data or not editing:
             fields["secret"] = "" if self.remove_secret.data else self.secret.data or ""
         return fields

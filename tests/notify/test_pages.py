@@ -4,7 +4,7 @@ import pytest
 from tests.notify.conftest import channel
 
 
-def test_an_admin_adds_a_channel_from_the_page_and_sees_it_masked(auth, client, receivers):
+def test_an_admin_adds_a_channel_from_the_page_and_sees_it_masked(auth, client, users, receivers):
     receiver = receivers("wecom")
     auth.login("admin")
     response = auth.post("/ui/admin/notifications/", {"name": "wecom-team", "kind": "wecom", "url": receiver.url,
@@ -18,7 +18,7 @@ def test_an_admin_adds_a_channel_from_the_page_and_sees_it_masked(auth, client, 
     assert "access_token=abcd…" in listing
 
 
-def test_a_bad_url_is_shown_on_the_form(auth, client):
+def test_a_bad_url_is_shown_on_the_form(auth, client, users):
     auth.login("admin")
     response = auth.post("/ui/admin/notifications/", {"name": "x", "kind": "webhook", "url": "ftp://nope",
                                                       "language": "en"})
