@@ -69,14 +69,18 @@ def test_reidentify_ignores_an_empty_replacement(client, token):
     assert only_empty.status_code == 200 and only_empty.get_json()["text"] == ["a"]
 
 
-@pytest.mark.parametrize("document, words", [("a: " + "9" * 5000 + "\n", "not a valid int"),
-                                             ("b: 9999-99-99\n", "not a valid timestamp")])
-def test_yaml_values_python_cannot_build_are_placed_problems(client, token, document, words):
-    response = client.put("/v1/train-configs/c1", data=document,
+def test_yaml_values_python_cannot_build_are_placed_problems(client, token):
+    response = client.put("/v1/train-configs/c1", data="a: " + "9" * 5000 + "\n",
                           headers={**token["operator"], "Content-Type": "application/yaml"})
     assert response.status_code == 422
     (problem,) = response.get_json()["detail"]
-    assert words in problem["msg"] and problem["line"] == 1 and problem["column"] == 4
+    assert "not a valid int" in problem["msg"] and problem["line"] == 1 and problem["column"] == 4
+
+
+def test_an_impossible_date_is_text_as_llamafactory_reads_it(client, token):
+    response = client.put("/v1/train-configs/c1", data="b: 9999-99-99\n",
+                          headers={**token["operator"], "Content-Type": "application/yaml"})
+    assert response.status_code in (200, 201), response.get_json()  # OmegaConf keeps dates as strings
 
 
 def test_a_non_ascii_multipart_boundary_is_400(client, token, dataset_id):
