@@ -112,10 +112,10 @@ def overview(runs: list[Run], keys: list[str], max_points: int = 2000) -> dict:
             "groups": metrics.grouped(shown), "config_diff": config_diff(runs), "drawn": drawn}
 
 
-def compare(ids: list[int], keys: list[str], max_points: int = 2000) -> dict:
-    """Runs `ids` side by side: the overview with each key's series as [[step, value], …]."""
+def compare(ids: list[int], keys: list[str], max_points: int = 2000) -> tuple[dict, dict]:
+    """Runs `ids` side by side: the overview, and each run's series of each key (`pairs_json`:
+    [[step, value], …]; `seconds_json`: seconds since the run started, one per point)."""
     runs = load(ids)
     result = overview(runs, keys, max_points)
     drawn = result.pop("drawn")
-    return {**result, "series": {str(run.id): {k: s["pairs"] for k, s in drawn[run.id].items()} for run in runs},
-            "times": {str(run.id): {k: s["seconds"] for k, s in drawn[run.id].items()} for run in runs}}
+    return result, {str(run.id): drawn[run.id] for run in runs}
