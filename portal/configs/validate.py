@@ -20,7 +20,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from portal.configs import llamafactory
+from portal.configs import llamafactory, yaml_text
 from portal.errors import Invalid, TooLarge
 from portal.i18n import _l, gettext
 
@@ -170,14 +170,14 @@ def _position(text: str, offset: int) -> tuple[int, int]:
 def _yaml_problem(error: yaml.YAMLError, text: str) -> Problem:
     if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
         mark = error.problem_mark
-        message = error.problem or "invalid YAML"
+        message = yaml_text.problem(error.problem or "invalid YAML")
         if error.context and message.startswith("but "):  # "expected a single document …, but found another"
             message = f"{error.context}, {message}"
         elif error.context:
             context_mark = error.context_mark
             where = gettext(" at line %(line)s, column %(column)s", line=context_mark.line + 1,
                             column=context_mark.column + 1) if context_mark else ""
-            message += f" ({error.context}{where})"
+            message += f" ({yaml_text.context(error.context)}{where})"
         return Problem(message, mark.line + 1, mark.column + 1, "yaml", _line(text, mark.line + 1))
     if isinstance(error, yaml.reader.ReaderError):
         line, column = _position(text, error.position)

@@ -57,6 +57,8 @@ def test_editor_save_with_errors_shows_them_in_place(client, auth, token, users,
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and 'id="config-check"' in body
     assert "line 3, column 10: mapping values are not allowed here" in body
+    chinese = auth.post("/ui/configs/sft/edit", {"content": broken}, headers={"Accept-Language": "zh-CN"})
+    assert "此处不能出现冒号" in chinese.get_data(as_text=True)  # PyYAML's words explained in the reader's language
     assert "  dataset: x" in body and 'aria-invalid="true"' in body  # the text stays in the editor
     assert client.get("/v1/train-configs/sft", headers=token["viewer"]).get_json()["version"] == 1
     saved = auth.post("/ui/configs/sft/edit", {"content": GOOD + "seed: 1\n"})
