@@ -94,7 +94,7 @@ def _check(kind: str, url: str, recipients: list[str], events: list[str], projec
 
 def _name(name: str) -> str:
     name = (name or "").strip()
-    if not name or len(name.encode()) > NAME_BYTES:
+    if not name or len(name.encode()) > NAME_BYTES or "\x00" in name:
         raise Invalid(_l("name: 1-%(limit)s bytes of UTF-8", limit=NAME_BYTES))
     return name
 
@@ -124,6 +124,8 @@ def update_channel(channel_id: int, **changes) -> Channel:
 
 
 def _assign(channel: Channel, kind, url, to, secret, events, projects, rules, language, enabled) -> None:
+    if any("\x00" in text for text in [url or "", secret or "", *to, *projects]):
+        raise Invalid(_l("texts must not contain a NUL character"))
     url, to = (url or "").strip(), [address.strip() for address in to if address.strip()]
     events, projects = list(dict.fromkeys(events)), list(dict.fromkeys(p.strip() for p in projects if p.strip()))
     _check(kind, url, to, events, projects, language)

@@ -67,3 +67,10 @@ def test_the_test_endpoint_answers_with_the_receivers_reply(client, token, recei
     result = client.post(f"/v1/notification-channels/{made['id']}/test", headers=token["admin"]).get_json()
     assert result == {"ok": False, "status": 200, "reply": '{"code": 19021, "msg": "sign match fail"}'}
     assert receiver.requests[0]["signature_ok"] is True
+
+
+@pytest.mark.parametrize("field, value", [("name", "a\x00b"), ("url", "http://127.0.0.1/\x00"), ("secret", "s\x00")])
+def test_a_nul_character_is_refused(client, token, field, value):
+    body = {"name": "n", "kind": "webhook", "url": "http://127.0.0.1:1/", field: value}
+    response = client.post("/v1/notification-channels", json=body, headers=token["admin"])
+    assert response.status_code == 400
