@@ -69,8 +69,12 @@ class Replacer:
             return known
         return self.fresh(kind, value, original)
 
-    def fresh(self, kind: str, value: str, original: str) -> str:
-        """``replace`` for a value that ``fixed`` does not hold (callers look there first)."""
+    def fresh(self, kind: str, value: str, original: str, drawn: tuple[str, str] | None = None) -> str:
+        """``replace`` for a value that ``fixed`` does not hold (callers look there first).
+
+        *drawn*, for ``pseudonymize``: ``(draw(kind, value, 0), original reshaped to it)``,
+        worked out ahead (by a file worker); used when that first draw is the pseudonym.
+        """
         rule = self._rules[kind]
         operator = rule.operator
         if operator == "tag":
@@ -86,7 +90,8 @@ class Replacer:
             replacement = self.fixed[(kind, value)] = f"<{kind}:{digest[:rule.params.get('length', 16)]}>"
             return replacement
         elif operator == "pseudonymize":
-            replacement = fakes.reshape(original, value, self._pseudonym(kind, value))
+            fake = self._pseudonym(kind, value, None if drawn is None else drawn[0])
+            replacement = drawn[1] if drawn is not None and fake == drawn[0] else fakes.reshape(original, value, fake)
         else:
             return original
         if self._keep_mapping:
@@ -96,8 +101,17 @@ class Replacer:
     def _digest(self, message: str) -> bytes:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
 
-    def _pseudonym(self, kind: str, value: str) -> str:
-        """The canonical fake for a value; every spelling of the value is then reshaped."""
+    def draw(self, kind: str, value: str, attempt: int) -> str:
+        """The fake for *value* at its *attempt*-th draw: a function of the seed and secret only."""
+        seed = self._digest(f"{self._seed}|{kind}|{value}|{attempt}")
+        rng = random.Random(int.from_bytes(seed[:8], "big"))
+        fake = fakes.fake(kind, value, rng)
+        checksum = self._checksums.get(kind)
+        return fakes.with_checksum(checksum, fake, rng) if checksum else fake
+
+    def _pseudonym(self, kind: str, value: str, first: str | None = None) -> str:
+        """The canonical fake for a value (*first*: its first draw, if known); every spelling
+        of the value is then reshaped."""
         key = (kind, value)
         known = self._pseudonyms.get(key)
         if known is not None:
@@ -105,12 +119,7 @@ class Replacer:
         # A fresh draw on collision keeps the mapping one-to-one (so re-identification is
         # unambiguous) and never hands back the original itself.
         for attempt in range(100):
-            seed = self._digest(f"{self._seed}|{kind}|{value}|{attempt}")
-            rng = random.Random(int.from_bytes(seed[:8], "big"))
-            fake = fakes.fake(kind, value, rng)
-            checksum = self._checksums.get(kind)
-            if checksum:
-                fake = fakes.with_checksum(checksum, fake, rng)
+            fake = first if attempt == 0 and first is not None else self.draw(kind, value, attempt)
             if fake != value and (kind, fake) not in self._taken:
                 self._taken.add((kind, fake))
                 self._pseudonyms[key] = fake

@@ -15,7 +15,7 @@ from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from portal.deid import streams
+from portal.deid import fakes, streams
 from portal.deid.engine import Deidentifier
 from portal.deid.operators import ORDERED, Replacer
 
@@ -40,18 +40,26 @@ def lines_of(data: bytes, splitting: str):
 
 
 class _Holes(Replacer):
-    """A worker's replacer: the order-dependent operators give ``HOLE`` and note the value."""
+    """A worker's replacer: the order-dependent operators give ``HOLE`` and note the value,
+    with a pseudonym's first draw worked out (the costly part, most often the one kept)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.holes: list[tuple[str, str, str]] = []
-        self._ordered = frozenset(kind for kind, rule in self._rules.items() if rule.operator in ORDERED)
+        self.holes: list[tuple] = []
+        self._ordered = {kind: rule.operator for kind, rule in self._rules.items() if rule.operator in ORDERED}
+        self._first: dict[tuple[str, str], str] = {}
 
-    def fresh(self, kind: str, value: str, original: str) -> str:
-        if kind in self._ordered:
-            self.holes.append((kind, value, original))
-            return HOLE
-        return super().fresh(kind, value, original)
+    def fresh(self, kind: str, value: str, original: str, drawn=None) -> str:
+        operator = self._ordered.get(kind)
+        if operator is None:
+            return super().fresh(kind, value, original)
+        if operator == "pseudonymize":
+            first = self._first.get((kind, value))
+            if first is None:
+                first = self._first[(kind, value)] = self.draw(kind, value, 0)
+            drawn = (first, fakes.reshape(original, value, first))
+        self.holes.append((kind, value, original, drawn))
+        return HOLE
 
 
 class _Sampler:
@@ -209,9 +217,9 @@ class _Document:
 def _fill(replacer: Replacer, holes, escaped: bool) -> list[str]:
     known, fresh = replacer.fixed.get, replacer.fresh
     replacements = []
-    for kind, value, original in holes:
+    for kind, value, original, drawn in holes:
         replacement = known((kind, value))
-        replacements.append(fresh(kind, value, original) if replacement is None else replacement)
+        replacements.append(fresh(kind, value, original, drawn) if replacement is None else replacement)
     if escaped:  # inside a JSON string, as json.dumps would have written it
         return [_escape(replacement)[1:-1] for replacement in replacements]
     return replacements

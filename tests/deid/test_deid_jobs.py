@@ -1,8 +1,10 @@
 """De-identification jobs on dataset files, run by a real supervisor in its pool."""
+import io
 import json
 
 import pytest
 
+from portal.deid import parallel, services
 from portal.supervisor import Supervisor
 from tests.datasets.conftest import make_dataset, upload
 from tests.support import wait_for
@@ -29,7 +31,7 @@ def supervisor(app):
     sup.close()
 
 
-def run_job(client, headers, supervisor, dataset_id, upload_id, **body):
+def run_job(client, headers, supervisor, dataset_id, upload_id, deadline=30, **body):
     response = client.post(f"/v1/datasets/{dataset_id}/files/{upload_id}/deidentify", json=body, headers=headers)
     assert response.status_code == 202, response.get_json()
     job = response.get_json()
@@ -40,7 +42,7 @@ def run_job(client, headers, supervisor, dataset_id, upload_id, **body):
         info = client.get(f"/v1/deid-jobs/{job['id']}", headers=headers).get_json()
         return info if info["status"] in ("succeeded", "failed") else None
 
-    return wait_for(ended, 30, 0.1)
+    return wait_for(ended, deadline, 0.1)
 
 
 def test_a_job_writes_a_deidentified_file_into_the_dataset(app, client, token, source, supervisor):
@@ -96,6 +98,31 @@ def test_a_text_file_is_deidentified_line_by_line(client, token, supervisor):
     assert job["status"] == "succeeded" and job["counts"]["entities"] == {"PHONE": 1}
     files = client.get(f"/v1/datasets/{dataset_id}", headers=h).get_json()["files"]
     assert any(f["name"] == "notes.deid.txt" for f in files)
+
+
+def test_a_big_file_is_done_by_worker_processes_with_the_bytes_of_one(app, client, token, supervisor):
+    h = token["admin"]
+    dataset_id = make_dataset(client, h, name="big")
+    lines, size, i = [], 0, 0
+    while size <= parallel.MIN_BYTES:  # big enough for one worker per core
+        record = {"instruction": f"客户 1{3 + i % 7}{i * 7919 % 10**9:09d} 邮箱 u{i % 900}@b.cn", "output": "好"}
+        lines.append(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        size, i = size + len(lines[-1]), i + 1
+    data = b"".join(lines)
+    uploaded = upload(client, h, dataset_id, data, "big.jsonl").get_json()
+    job = run_job(client, h, supervisor, dataset_id, uploaded["upload_id"], deadline=600, with_mapping=True)
+    assert job["status"] == "succeeded", job
+    with app.app_context():
+        expected, counts = io.StringIO(), None
+        counts, _, session = parallel.deidentify(services.deidentifier("default"), io.BytesIO(data), expected,
+                                                 "jsonl", jobs=1, splitting="lf")
+    assert job["counts"] == counts and counts["entities"] == {"PHONE": i, "EMAIL": i}
+    dataset = client.get(f"/v1/datasets/{dataset_id}", headers=h).get_json()
+    made = next(f for f in dataset["files"] if f["upload_id"] == job["output_upload_id"])
+    path = app.config["PORTAL"].training_dir / "datasets" / "big" / made["stored_name"]
+    assert path.read_bytes() == expected.getvalue().encode()
+    mapping = client.get(f"/v1/deid-jobs/{job['id']}/mapping", headers=h).get_json()
+    assert mapping == session.mapping and len(mapping) == i + 900
 
 
 def test_a_failed_job_leaves_no_output_file(app, client, token, source, supervisor):
