@@ -113,12 +113,16 @@ def create_channel(name: str, kind: str, url: str = "", to: list[str] | None = N
 def update_channel(channel_id: int, **changes) -> Channel:
     """Change the fields given; `secret=""` removes the secret, a secret left out keeps it."""
     channel = get_channel(channel_id)
-    if "name" in changes:
-        channel.name = _name(changes.pop("name"))
     current = {"kind": channel.kind, "url": channel.url, "to": list(channel.recipients), "secret": channel.secret,
                "events": list(channel.events), "projects": list(channel.projects), "rules": list(channel.rules),
                "language": channel.language, "enabled": channel.enabled}
-    _assign(channel, **{**current, **changes})
+    try:
+        if "name" in changes:
+            channel.name = _name(changes.pop("name"))
+        _assign(channel, **{**current, **changes})
+    except Invalid:
+        db.session.rollback()  # nothing half-changed stays in the session (a page shows the row as stored)
+        raise
     _commit(channel.name)
     return channel
 
