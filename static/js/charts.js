@@ -49,8 +49,9 @@ window.PortalCharts = (() => {
       axes: [{ label: xLabel }, { size: 64, values: (u, vals) => vals.map(fmt) }],
       legend: { live: true },
     };
+    if (box.plot) box.plot.destroy(); // its window listeners go too: a live page redraws for hours
     box.replaceChildren();
-    const plot = new uPlot(opts, data, box);
+    const plot = box.plot = new uPlot(opts, data, box);
     box.dataset.lines = String(lines.length);
     box.dataset.points = String(data[0].length);
     accessible(plot, box, title, lines);

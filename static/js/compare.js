@@ -9,6 +9,7 @@
   let body = null;
 
   function drawCharts() {
+    plots.forEach((plot) => plot.destroy());
     plots.length = 0;
     box.replaceChildren();
     const byTime = ui.x() === "time";

@@ -83,10 +83,10 @@
       legend.textContent = ui.label(group);
       set.append(legend, ...keys.map((key) => {
         const label = document.createElement("label");
-        const box = document.createElement("input");
-        box.type = "checkbox"; box.value = key; box.checked = chosen.has(key);
-        box.addEventListener("change", () => { box.checked ? chosen.add(key) : chosen.delete(key); refresh(false); });
-        label.append(box, " ", key);
+        const tick = document.createElement("input");
+        tick.type = "checkbox"; tick.value = key; tick.checked = chosen.has(key);
+        tick.addEventListener("change", () => { tick.checked ? chosen.add(key) : chosen.delete(key); refresh(false); });
+        label.append(tick, " ", key);
         return label;
       }));
       return set;
