@@ -115,3 +115,19 @@ def test_output_downloads_whole(client, token, training, ticker):
     assert response.is_streamed  # read block by block, never held whole
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == "line 0" and lines[-1] == "line 49999" and len(lines) == 50000
+
+
+def test_a_run_without_a_snapshot_shows_so_and_cannot_rerun_it(app, client, auth, users, token, training):
+    from portal.extensions import db
+    from portal.runs.models import Run
+
+    make_project(client, token["operator"])
+    run = start(client, token["operator"])
+    with app.app_context():  # as a run queued before snapshots were recorded
+        db.session.get(Run, run["id"]).snapshot = {}
+        db.session.commit()
+    assert client.get(f"/v1/runs/{run['id']}", headers=token["viewer"]).get_json()["snapshot"] is None
+    response = client.post(f"/v1/runs/{run['id']}/rerun?mode=snapshot", headers=token["operator"])
+    assert response.status_code == 409 and "no config text" in response.get_json()["detail"]
+    auth.login("viewer")
+    assert "queued before runs recorded what they used" in client.get(f"/ui/runs/{run['id']}").get_data(as_text=True)
