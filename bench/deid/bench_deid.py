@@ -17,6 +17,7 @@ import argparse
 import io
 import logging
 import os
+import resource
 import statistics
 import sys
 import time
@@ -79,6 +80,19 @@ def in_turn(functions: dict, runs: int) -> dict:
 
 def load() -> str:
     return "load %.1f %.1f %.1f" % os.getloadavg()
+
+
+def cpu_seconds(function) -> tuple[float, float]:
+    """CPU seconds this process and its (finished) workers spent in *function*: unlike the
+    wall clock, what a shared machine's other users take does not show in it."""
+    def now():
+        own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime
+
+    before = now()
+    function()
+    after = now()
+    return after[0] - before[0], after[1] - before[1]
 
 
 def recall(truth, found, type_of=lambda kind: kind):
@@ -183,6 +197,10 @@ def bench_density(args, density: str, analyzer, anonymizer) -> None:
           f"{many['1'] / many['n']:.2f}x --jobs 1 ({size / many['1']:.1f} MB/s; goal >= 1.8x on 2 cores; "
           f"same output bytes)   [{many_load}]")
     assert file_ours(default, data, args.jobs).getvalue() == file_ours(default, data, 1).getvalue()
+    alone, _ = cpu_seconds(lambda: file_ours(default, data, 1))
+    parent, workers = cpu_seconds(lambda: file_ours(default, data, args.jobs))
+    print(f"{'  CPU seconds':<36}one process {alone:.2f}; --jobs {args.jobs}: this process {parent:.2f} + workers "
+          f"{workers:.2f} (on idle cores at most {alone / max(parent, (parent + workers) / args.jobs):.2f}x)")
 
     every_kind = Deidentifier(parse_policy(ALL_KINDS_POLICY), b"bench-secret")
     found = run_ours(every_kind, documents)
