@@ -67,7 +67,7 @@ def _wait_status(server, run_id: int, wanted: set[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def pages(a11y_server) -> dict[str, str]:
+def pages(a11y_server):
     """Name -> path of every page of ours, with the rows that fill them made through the API."""
     server = a11y_server
     finished = _api(server, "POST", "/projects/demo/runs", {})["id"]
@@ -82,7 +82,7 @@ def pages(a11y_server) -> dict[str, str]:
     _api(server, "PUT", "/v1/train-configs/sft_demo", CONFIG.encode(), {"Content-Type": "application/yaml"})
     job = _api(server, "POST", f"/v1/datasets/{dataset}/files/{upload}/deidentify", {"policy_id": "default"})["id"]
     deployment = _api(server, "POST", "/deployments", {"model_path": "models/qwen2.5"})["deployment_id"]
-    return {
+    yield {
         "dashboard": "/", "projects": "/ui/projects/", "project": "/ui/projects/demo",
         "project-edit": "/ui/projects/demo/edit", "project-new": "/ui/projects/new",
         "runs": "/ui/runs/", "run": f"/ui/runs/{finished}", "run-stopped": f"/ui/runs/{stopped}",
@@ -97,6 +97,12 @@ def pages(a11y_server) -> dict[str, str]:
         "deployment-new": "/ui/deployments/new",
         "users": "/ui/admin/users", "tokens": "/ui/tokens", "preferences": "/ui/account/",
     }
+    # the stand-in vLLM runs in its own session: stop it before the portal goes, or it outlives the test
+    _api(server, "DELETE", f"/deployments/{deployment}")
+    deadline = time.monotonic() + DATA_SECONDS
+    while _api(server, "GET", f"/deployments/{deployment}")["status"] not in ("stopped", "failed"):
+        assert time.monotonic() < deadline, "the deployment did not stop"
+        time.sleep(0.5)
 
 
 def sign_in(page: Page, base: str) -> None:
