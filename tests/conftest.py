@@ -121,6 +121,27 @@ def token(app, users):
 
 
 @pytest.fixture
+def training(app):
+    """The training dir with a dataset and a config, as a project names them by default."""
+    root = app.config["PORTAL"].training_dir
+    (root / "datasets").mkdir(parents=True, exist_ok=True)
+    (root / "configs").mkdir(parents=True, exist_ok=True)
+    (root / "datasets" / "sample.jsonl").write_text('{"instruction": "hi", "output": "hello"}\n')
+    (root / "configs" / "train.yaml").write_text("num_train_epochs: 1\n")
+    return root
+
+
+@pytest.fixture
+def supervisor(app):
+    """An in-process supervisor of `app` to tick by hand."""
+    from portal.supervisor import Supervisor
+
+    sup = Supervisor(app)
+    yield sup
+    sup.close()
+
+
+@pytest.fixture
 def procs():
     """Processes a test started (supervisors): killed with their session afterwards, paused or not."""
     started = []

@@ -46,6 +46,14 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
     raise AssertionError(f"timed out after {timeout}s")
 
 
+def ticking(sup, predicate, timeout: float = 60.0):
+    """Tick the supervisor `sup` until `predicate()` is truthy (returned), or fail after `timeout`."""
+    def check():
+        sup.tick()
+        return predicate()
+    return wait_for(check, timeout, interval=0.05)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket
@@ -53,6 +61,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Ticker:
+    """Ticks a supervisor until the thing at `url` (formatted with its id) has one of the wanted
+    statuses, and `fields` too (bounded by `timeout`)."""
+
+    def __init__(self, sup, client, headers, url: str, timeout: float = 30.0):
+        self.sup, self.client, self.headers, self.url, self.timeout = sup, client, headers, url, timeout
+
+    def get(self, key) -> dict:
+        return self.client.get(self.url.format(key), headers=self.headers).get_json()
+
+    def until(self, key, *wanted: str, timeout: float | None = None, **fields) -> dict:
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sup.tick()
+            item = self.get(key)
+            if item["status"] in wanted and all(item.get(name) == value for name, value in fields.items()):
+                return item
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.url.format(key)} is {item['status']}, not {wanted} {fields or ''} "
+                                     f"after {timeout}s")
+            time.sleep(0.1)
 
 
 def supervisor_process(app, log_path=None, **settings: str):
@@ -169,3 +201,17 @@ class Receiver:
                 self.wfile.write(data)
 
         return Handler
+
+
+def make_project(client, headers, name="p1", **fields):
+    body = {"name": name, "dataset_name": "datasets/sample.jsonl", "training_yaml_name": "configs/train.yaml",
+            "executor": "local", "workdir": ".", **fields}
+    response = client.post("/projects", json=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def start(client, headers, name="p1", **body):
+    response = client.post(f"/projects/{name}/runs", json=body or None, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

@@ -5,7 +5,6 @@ import json
 import pytest
 
 from portal.deid import parallel, services
-from portal.supervisor import Supervisor
 from tests.datasets.conftest import make_dataset, upload
 from tests.support import wait_for
 
@@ -22,13 +21,6 @@ def source(client, token):
     dataset_id = make_dataset(client, token["operator"])
     uploaded = upload(client, token["operator"], dataset_id, DATA, "train.jsonl").get_json()
     return dataset_id, uploaded["upload_id"]
-
-
-@pytest.fixture
-def supervisor(app):
-    sup = Supervisor(app)
-    yield sup
-    sup.close()
 
 
 def run_job(client, headers, supervisor, dataset_id, upload_id, deadline=30, **body):

@@ -2,7 +2,6 @@
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -10,6 +9,7 @@ import pytest
 
 from portal import ROOT
 from portal.supervisor import Supervisor
+from tests.support import Ticker
 
 FAKE_VLLM = ROOT / "tests" / "fixtures" / "fake_vllm.py"
 
@@ -40,37 +40,14 @@ def model(app):
     return "models/qwen2.5"
 
 
-@pytest.fixture
-def supervisor(app):
-    sup = Supervisor(app)
-    yield sup
-    sup.close()
-
-
-class Deployer:
-    """Ticks the supervisor until a deployment's status is one of `wanted` (bounded)."""
-
-    def __init__(self, sup, client, headers):
-        self.sup, self.client, self.headers = sup, client, headers
-
-    def get(self, deployment_id: str) -> dict:
-        return self.client.get(f"/deployments/{deployment_id}", headers=self.headers).get_json()
-
-    def until(self, deployment_id: str, *wanted: str, timeout: float = 60.0, restarts: int | None = None) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            self.sup.tick()
-            item = self.get(deployment_id)
-            if item["status"] in wanted and restarts in (None, item["restart_count"]):
-                return item
-            if time.monotonic() > deadline:
-                raise AssertionError(f"deployment {deployment_id} is {item['status']}, not {wanted} after {timeout}s")
-            time.sleep(0.1)
+def deployment_ticker(supervisor, client, headers) -> Ticker:
+    """Ticks `supervisor` until a deployment (by id) has a wanted status (and restart_count=…)."""
+    return Ticker(supervisor, client, headers, "/deployments/{}", timeout=60.0)
 
 
 @pytest.fixture
 def deployer(supervisor, client, token):
-    yield (d := Deployer(supervisor, client, token["operator"]))
+    yield (d := deployment_ticker(supervisor, client, token["operator"]))
     for item in client.get("/deployments", headers=token["operator"]).get_json():  # leave no server behind
         if item["pid"] and item["status"] not in ("stopped", "failed"):
             client.delete(f"/deployments/{item['deployment_id']}?force=true", headers=token["operator"])
@@ -119,11 +96,11 @@ def model_factory():
         sup = Supervisor(app)
         client = app.test_client()
         made.append((app, sup, client, headers))
-        return app, client, headers, Deployer(sup, client, headers), "models/qwen2.5"
+        return app, client, headers, deployment_ticker(sup, client, headers), "models/qwen2.5"
 
     yield make
     for app, sup, client, headers in made:
-        deployer = Deployer(sup, client, headers)
+        deployer = deployment_ticker(sup, client, headers)
         for item in client.get("/deployments", headers=headers).get_json():
             if item["status"] not in ("stopped", "failed"):
                 client.delete(f"/deployments/{item['deployment_id']}?force=true", headers=headers)

@@ -46,9 +46,9 @@ def test_a_crashing_server_is_restarted_with_back_off_then_given_up(crashing, mo
     info = deploy(client, h, model)
     first = deployer.until(info["deployment_id"], "starting", "running")
     first = wait_for(lambda: (d := deployer.get(info["deployment_id"]))["pid"] and d, 30)
-    deployer.until(info["deployment_id"], "pending", restarts=1)
+    deployer.until(info["deployment_id"], "pending", restart_count=1)
     assert 9 < due_now(app, info["deployment_id"]) <= 10  # the back-off is in the row
-    deployer.until(info["deployment_id"], "pending", restarts=2)
+    deployer.until(info["deployment_id"], "pending", restart_count=2)
     assert 19 < due_now(app, info["deployment_id"]) <= 20
     failed = deployer.until(info["deployment_id"], "failed")
     assert failed["restart_count"] == 2
@@ -190,7 +190,7 @@ def test_an_adapter_added_to_a_running_deployment_is_served_after_its_restart(mo
     added = client.post(f"/deployments/{info['deployment_id']}/adapters",
                         json={"name": "p-2", "path": "outputs/p/run-2/checkpoint-8"}, headers=h)
     assert added.status_code == 200 and "--max-lora-rank 32" in added.get_json()["vllm_cmd"]
-    again = deployer.until(info["deployment_id"], "running", restarts=1)
+    again = deployer.until(info["deployment_id"], "running", restart_count=1)
     from portal.deployments import probe
     status, body = probe.get(app.config["PORTAL"].deploy_host, again["port"], "/v1/models")
     cards = {card["id"]: card for card in json.loads(body)["data"]}

@@ -1,13 +1,10 @@
 """Fixtures for notifications: receivers on local ports, a training dir, and a supervisor to tick."""
-import time
-
 import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notify.models import Delivery
-from portal.supervisor import Supervisor
-from tests.support import Receiver
+from tests.support import Receiver, ticking
 
 
 @pytest.fixture
@@ -32,36 +29,9 @@ def receivers():
 
 
 @pytest.fixture
-def training(app):
-    root = app.config["PORTAL"].training_dir
-    (root / "datasets").mkdir(parents=True, exist_ok=True)
-    (root / "configs").mkdir(parents=True, exist_ok=True)
-    (root / "datasets" / "sample.jsonl").write_text('{"instruction": "hi", "output": "hello"}\n')
-    (root / "configs" / "train.yaml").write_text("num_train_epochs: 1\n")
-    return root
-
-
-@pytest.fixture
-def supervisor(app):
-    sup = Supervisor(app)
-    yield sup
-    sup.close()
-
-
-@pytest.fixture
 def tick_until(supervisor):
     """Tick the supervisor until `predicate()` is truthy (bounded, generous)."""
-    def until(predicate, timeout: float = 30.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            supervisor.tick()
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s")
-            time.sleep(0.05)
-    return until
+    return lambda predicate, timeout=60.0: ticking(supervisor, predicate, timeout)
 
 
 def channel(client, headers, receiver=None, **fields):
@@ -70,19 +40,6 @@ def channel(client, headers, receiver=None, **fields):
     response = client.post("/v1/notification-channels", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def make_project(client, headers, name="p1", **fields):
-    body = {"name": name, "dataset_name": "datasets/sample.jsonl", "training_yaml_name": "configs/train.yaml",
-            "executor": "local", "workdir": ".", **fields}
-    response = client.post("/projects", json=body, headers=headers)
-    assert response.status_code == 200, response.get_json()
-
-
-def start(client, headers, name="p1") -> int:
-    response = client.post(f"/projects/{name}/runs", headers=headers)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["id"]
 
 
 def deliveries(app, status=None):

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from tests.notify.conftest import channel, deliveries, make_project, start
+from tests.notify.conftest import channel, deliveries
+from tests.support import make_project, start
 from tests.support import supervisor_process, wait_for
 
 NOTIFY = {"PORTAL_NOTIFY_ALLOW_PRIVATE": "on", "PORTAL_NOTIFY_RETRY_SECONDS": "0.2"}
@@ -17,7 +18,7 @@ def test_an_event_survives_a_kill_9_before_its_delivery(app, client, token, trai
     hook.hold.clear()  # the first request arrives but gets no answer until the supervisor is dead
     channel(client, token["admin"], hook, secret="s")
     make_project(client, token["operator"], start_command=f"{sys.executable} -c 'import sys; sys.exit(2)'")
-    run_id = start(client, token["operator"])
+    run_id = start(client, token["operator"])["id"]
     procs.append(first := supervisor_process(app, **NOTIFY))
     wait_for(lambda: hook.requests, timeout=60)
     os.killpg(first.pid, signal.SIGKILL)

@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notify.models import Event
-from tests.notify.conftest import channel, deliveries, make_project, start
+from tests.notify.conftest import channel, deliveries
+from tests.support import make_project, start
 
 PY = sys.executable
 
@@ -19,7 +20,7 @@ def test_a_failing_run_sends_exactly_the_configured_events(app, client, token, t
     make_project(client, token["operator"], start_command=f"{PY} -c 'import sys; sys.exit(3)'")
     make_project(client, token["operator"], name="p2")
     channel(client, token["admin"], other_project, name="other", events=["run.failed"], projects=["p2"])
-    run_id = start(client, token["operator"])
+    run_id = start(client, token["operator"])["id"]
     tick_until(lambda: len(deliveries(app, "delivered")) == 3)
     [request] = failed_only.requests
     body = request["body"]
@@ -55,7 +56,7 @@ def test_a_receiver_that_fails_twice_gets_it_on_the_third_attempt(app, client, t
 
 def test_the_event_is_written_with_the_state_change_that_causes_it(app, client, token, training):
     make_project(client, token["operator"])
-    run_id = start(client, token["operator"])
+    run_id = start(client, token["operator"])["id"]
     response = client.post(f"/v1/runs/{run_id}/stop", headers=token["operator"])
     assert response.status_code == 200, response.get_json()
     with app.app_context():
@@ -108,7 +109,7 @@ def test_a_stall_rule_fires_when_a_running_run_writes_nothing(app, client, token
     channel(client, token["admin"], hook, events=[], rules=[{"kind": "stalled", "minutes": 1}])
     make_project(client, token["operator"], start_command=f"{PY} -c \"print('step 1', flush=True); "
                                                           f"import time; time.sleep(120)\"")
-    run_id = start(client, token["operator"])
+    run_id = start(client, token["operator"])["id"]
 
     def output_log():
         with app.app_context():

@@ -4,7 +4,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.notify.conftest import channel, deliveries, make_project, start
+from tests.notify.conftest import channel, deliveries
+from tests.support import make_project, start
 from tests.support import free_port
 
 PY = sys.executable
@@ -13,7 +14,7 @@ FAIL = f"{PY} -c 'import sys; sys.exit(3)'"
 
 def fail_a_run(app, client, token, tick_until) -> int:
     make_project(client, token["operator"], start_command=FAIL)
-    run_id = start(client, token["operator"])
+    run_id = start(client, token["operator"])["id"]
     tick_until(lambda: deliveries(app, "delivered"))
     return run_id
 

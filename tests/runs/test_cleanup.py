@@ -7,7 +7,7 @@ import pytest
 
 from portal.supervisor.executors.base import LaunchError
 from portal.supervisor.executors.local import remove_under
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 PY = sys.executable
 # writes checkpoints 10..40 the way the HF Trainer with DeepSpeed does, plus symlinks that point

@@ -4,7 +4,7 @@ import uuid
 import docker
 import pytest
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 from tests.support import require
 
 TREE = ("import os, sys\n"

@@ -1,7 +1,7 @@
 """Comparing runs: series per run and key, downsampled in SQL, final and best values, the config difference."""
 import pytest
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 
 def save_config(client, headers, text):

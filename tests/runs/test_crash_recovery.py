@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 from tests.support import supervisor_process, wait_for
 
 SCRIPT = """import sys, time

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text, update
 from portal.extensions import db
 from portal.runs.models import Run, RunLog
 from portal.supervisor import Supervisor, lease
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 from tests.support import supervisor_process, wait_for
 
 SLEEPER = f"{sys.executable} -c \"import time; print('up', flush=True); time.sleep(600)\""

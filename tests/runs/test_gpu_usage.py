@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from portal.extensions import db
 from portal.runs.models import Metric
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 from tests.support import supervisor_process, wait_for
 
 SLEEP = f"{sys.executable} -c 'import time; time.sleep(120)'"
@@ -53,13 +53,13 @@ def test_the_gpus_a_run_holds_are_sampled_into_its_metrics(client, token, traini
     run = start(client, h, gpus=1)
     ticker.until(run["id"], "running")
     ticker.until(cpu["id"], "running")
-    held = ticker.run(run["id"])["gpus"]
+    held = ticker.get(run["id"])["gpus"]
     index = int(held[0][-4:])  # the fake GPU it got, so the readings it must show are that one's
     wanted = {"util": (87, 12)[index], "mem_used": (3 * 1024**3, 1024**3)[index], "power": (231.5, 90.0)[index]}
-    ticked_until(ticker, lambda: all(ticker.run(run["id"])["metrics"].get(f"system/gpu0.{k}") == v
+    ticked_until(ticker, lambda: all(ticker.get(run["id"])["metrics"].get(f"system/gpu0.{k}") == v
                                      for k, v in wanted.items()))
-    assert "system/gpu1.util" not in ticker.run(run["id"])["metrics"]  # it holds one GPU: only gpu0
-    assert not any(k.startswith("system/") for k in ticker.run(cpu["id"])["metrics"])  # no GPUs, no samples
+    assert "system/gpu1.util" not in ticker.get(run["id"])["metrics"]  # it holds one GPU: only gpu0
+    assert not any(k.startswith("system/") for k in ticker.get(cpu["id"])["metrics"])  # no GPUs, no samples
     readings({str(index): {"utilization": 40, "memory_used": 0, "power": 50.0}})
     ticked_until(ticker, lambda: 40.0 in series(client, h, run["id"], "system/gpu0.util"))
     values = series(client, h, run["id"], "system/gpu0.util")
@@ -92,7 +92,7 @@ def test_the_idle_guard_stops_a_run_whose_gpus_all_stayed_idle_and_says_why(app,
     run = start(client, h, gpus=2)
     ticker.until(run["id"], "running")
     sampled_twice(ticker, run["id"])
-    assert ticker.run(run["id"])["status"] == "running"  # idle, but not yet for 5 minutes
+    assert ticker.get(run["id"])["status"] == "running"  # idle, but not yet for 5 minutes
     age_samples(app, run["id"], 6)
     stopped = ticker.until(run["id"], "stopping", "cancelled")
     assert stopped["stop_requested_at"] is not None
@@ -114,7 +114,7 @@ def test_the_idle_guard_spares_a_run_with_one_busy_gpu(app, client, token, train
     age_samples(app, run["id"], 6)  # watched for over 5 minutes; what comes now shows GPU 1 busy
     for _ in range(10):
         ticker.sup.tick()
-    assert ticker.run(run["id"])["status"] == "running"
+    assert ticker.get(run["id"])["status"] == "running"
     client.post(f"/v1/runs/{run['id']}/stop", headers=h)
     ticker.until(run["id"], "cancelled")
 

@@ -2,7 +2,7 @@
 import re
 import sys
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 
 def form(auth, path, headers=None, **fields):

@@ -1,5 +1,5 @@
 """Projects through the JSON API: the seed contract, search, edits, archive, rules."""
-from tests.runs.conftest import make_project
+from tests.support import make_project
 
 SEED = {"name": "demo-project", "description": "微调示例", "owner": "alice", "tags": ["demo"],
         "dataset_name": "datasets/sample.jsonl", "training_yaml_name": "configs/train.yaml"}

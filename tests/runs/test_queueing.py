@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 SLEEP = f"{sys.executable} -c 'import time; time.sleep(60)'"
 
@@ -21,12 +21,12 @@ def test_runs_wait_for_free_gpus_first_come_first_served(client, token, training
     cpu = start(client, h, gpus=0)
     running = ticker.until(big["id"], "running")
     assert sorted(running["gpus"]) == ["GPU-fake-0000", "GPU-fake-0001"]
-    waiting = ticker.run(small["id"])
+    waiting = ticker.get(small["id"])
     assert waiting["status"] == "queued" and waiting["status_reason"] == "waiting for 1 GPUs; 0 free"
     assert ticker.until(cpu["id"], "running")["gpus"] == []  # asks for none: never waits
     later = start(client, h, gpus=1)
     ticker.sup.tick()
-    assert ticker.run(later["id"])["status_reason"] == f"waiting behind run {small['id']}"
+    assert ticker.get(later["id"])["status_reason"] == f"waiting behind run {small['id']}"
     client.post(f"/v1/runs/{big['id']}/stop", headers=h)
     ticker.until(big["id"], "cancelled")
     assert ticker.until(small["id"], "running")["gpus"] == ["GPU-fake-0000"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from portal.supervisor.executors.docker import DockerExecutor
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 PY = sys.executable
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "llamafactory"

@@ -6,7 +6,7 @@ from sqlalchemy import update
 from portal.extensions import db
 from portal.runs.models import Run
 from portal.timeutil import utcnow
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 
 def ids(client, headers, query: str) -> list[int]:

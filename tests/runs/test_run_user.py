@@ -11,7 +11,8 @@ from portal.auth import services as auth_services
 from portal.config import ConfigError, load_settings
 from portal.extensions import db
 from portal.supervisor import Supervisor
-from tests.runs.conftest import Ticker, make_project, start
+from tests.runs.conftest import run_ticker
+from tests.support import make_project, start
 
 PROBE = ("cat {data}/secret_key; cat {data}/portal.db; touch {data}/planted; "
          "mkdir -p $0/checkpoint-1 && echo weights > $0/checkpoint-1/model.safetensors && echo done")
@@ -58,7 +59,7 @@ def test_a_run_cannot_read_the_secret_key_or_the_database_nor_write_the_data_dir
     run = start(client, header)
     supervisor = Supervisor(app)
     try:
-        done = Ticker(supervisor, client, header).until(run["id"], "succeeded", "failed", "lost")
+        done = run_ticker(supervisor, client, header).until(run["id"], "succeeded", "failed", "lost")
     finally:
         supervisor.close()
     output = client.get(f"/v1/runs/{run['id']}/output", headers=header).get_json()["data"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 from tests.support import require, supervisor_process, wait_for
 
 TRAIN = ("import sys, time, os\n"
@@ -146,7 +146,7 @@ def portal_with(app_config, **settings):
     from portal.auth import services as auth
     from portal.extensions import db
     from portal.supervisor import Supervisor
-    from tests.runs.conftest import Ticker
+    from tests.runs.conftest import run_ticker
 
     app = create_app({**app_config, **settings})
     with app.app_context():
@@ -159,7 +159,7 @@ def portal_with(app_config, **settings):
     (root / "datasets" / "sample.jsonl").write_text("{}\n")
     (root / "configs" / "train.yaml").write_text("a: 1\n")
     client = app.test_client()
-    return client, header, Ticker(Supervisor(app), client, header)
+    return client, header, run_ticker(Supervisor(app), client, header)
 
 
 def test_a_host_mounted_run_dir_is_read_in_place(app_config, container, shared):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from portal.runs.models import Run
 from portal.extensions import db
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 PY = sys.executable
 TRAIN = (

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from portal.i18n import english
-from tests.runs.conftest import make_project, start
-from tests.support import require, supervisor_process, wait_for
+from tests.support import make_project, start
+from tests.support import require, supervisor_process, ticking, wait_for
 
 TRAIN = ("import sys, time, os\n"
          "out = sys.argv[1]\n"
@@ -56,14 +56,6 @@ def slurm_project(client, headers, command, name="p1", **slurm):
 
 def events(client, headers, run_id) -> list[str]:
     return [e["message"] for e in client.get(f"/v1/runs/{run_id}/logs", headers=headers).get_json()["items"]]
-
-
-def ticking(ticker, predicate, timeout=60.0):
-    """Tick the supervisor until `predicate()` is truthy; returns its value."""
-    def check():
-        ticker.sup.tick()
-        return predicate()
-    return wait_for(check, timeout)
 
 
 def in_queue(job_id: str) -> bool:
@@ -123,7 +115,7 @@ def test_stop_while_running_signals_the_job_and_it_leaves_the_queue(client, toke
     running = ticker.until(run["id"], "running", timeout=60)
     job_id = events(client, h, run["id"])[2].split("Slurm job ")[1].rstrip(")")  # submitted (Slurm job N)
     assert running["status"] == "running"
-    ticking(ticker, lambda: ticker.run(run["id"])["status_reason"].startswith(f"Slurm job {job_id} on "))
+    ticking(ticker.sup, lambda: ticker.get(run["id"])["status_reason"].startswith(f"Slurm job {job_id} on "))
     wait_for(lambda: "up" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"], 60)
     client.post(f"/v1/runs/{run['id']}/stop", headers=h)
     done = ticker.until(run["id"], "cancelled", timeout=60)
@@ -140,9 +132,9 @@ def test_a_job_waiting_for_cpus_shows_slurms_pending_reason_and_is_cancelled_whe
     slurm_project(client, h, python(training, "print('never')\n", "small.py"), name="small", cpus_per_task=1)
     big = start(client, h, name="big")
     ticker.until(big["id"], "running", timeout=60)
-    ticking(ticker, lambda: " on " in ticker.run(big["id"])["status_reason"])
+    ticking(ticker.sup, lambda: " on " in ticker.get(big["id"])["status_reason"])
     small = start(client, h, name="small")
-    waiting = ticking(ticker, lambda: (r := ticker.run(small["id"]))["status_reason"]
+    waiting = ticking(ticker.sup, lambda: (r := ticker.get(small["id"]))["status_reason"]
                       .endswith("waiting in the queue: Resources") and r)
     assert waiting["status"] == "starting"  # it runs when Slurm starts it
     client.post(f"/v1/runs/{small['id']}/stop", headers=h)
@@ -299,7 +291,7 @@ def test_the_gpus_slurm_gives_a_job_are_recorded_on_its_node_and_released_when_i
     h = token["operator"]
     slurm_project(client, h, python(training, "import time\ntime.sleep(300)\n"))
     run = start(client, h, gpus=1)  # no gpus_per_node in the project: the job asks for the run's GPUs
-    held = ticking(ticker, lambda: ticker.run(run["id"])["gpus"])
+    held = ticking(ticker.sup, lambda: ticker.get(run["id"])["gpus"])
     assert held == [f"{node}:gpu0"]
     with app.app_context():
         assert [(a.host, a.gpu_uuid) for a in db.session.scalars(db.select(GpuAllocation))] == [(node, "gpu0")]
@@ -330,10 +322,10 @@ def test_the_controller_stopped_is_a_clear_status_and_the_run_carries_on_when_it
     code = "import time\nfor i in range(30):\n    print('line', i, flush=True)\n    time.sleep(0.5)\n"
     slurm_project(client, h, python(training, code))
     run = start(client, h)
-    ticking(ticker, lambda: " on " in ticker.run(run["id"])["status_reason"])
+    ticking(ticker.sup, lambda: " on " in ticker.get(run["id"])["status_reason"])
     os.kill(int(pidfile.read_text()), signal.SIGTERM)
     try:
-        down = ticking(ticker, lambda: (r := ticker.run(run["id"]))["status_reason"].startswith("squeue") and r, 90)
+        down = ticking(ticker.sup, lambda: (r := ticker.get(run["id"]))["status_reason"].startswith("squeue") and r, 90)
         assert down["status"] == "running"  # the run is not failed for it: Slurm still runs the job
         assert "controller" in down["status_reason"].lower() or "did not answer" in down["status_reason"]
     finally:
@@ -351,7 +343,7 @@ def test_a_job_that_ignores_the_stop_signal_is_cancelled_after_the_grace_period(
             "time.sleep(300)\n")
     slurm_project(client, h, python(training, code))
     run = start(client, h)
-    ticking(ticker, lambda: "up" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"])
+    ticking(ticker.sup, lambda: "up" in client.get(f"/v1/runs/{run['id']}/output", headers=h).get_json()["data"])
     client.post(f"/v1/runs/{run['id']}/stop", headers=h)
     done = ticker.until(run["id"], "cancelled", timeout=120)  # grace 5 s, then Slurm's own TERM, KillWait, KILL
     assert done["exit_code"] == 137

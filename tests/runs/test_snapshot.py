@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 V1 = "learning_rate: 1.0e-5\nnum_train_epochs: 1\n"
 V2 = "learning_rate: 3.0e-4\nnum_train_epochs: 2\n"

@@ -1,5 +1,5 @@
 """What stops a run from starting is said on the pages: before Run, and atop a failed run (issue 15.21)."""
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 
 
 def test_project_page_names_every_missing_thing_before_run(client, auth, token, training):

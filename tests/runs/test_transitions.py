@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.runs import services
 from portal.runs.models import Run, RunLog
 from portal.runs.transitions import transition
-from tests.runs.conftest import make_project, start
+from tests.support import make_project, start
 from tests.support import wait_for
 
 SLEEPER = f"{sys.executable} -c \"import time; print('up', flush=True); time.sleep(600)\""
@@ -82,7 +82,7 @@ def test_a_stop_while_the_launch_is_in_flight_becomes_a_stop_of_the_launched_run
     busy = [supervisor.pool.submit(gate.wait, 60) for _ in range(supervisor.pool._max_workers)]
     try:
         supervisor.tick()  # places the run and hands its launch to the (full) pool
-        assert ticker.run(run_id)["status"] == "starting"
+        assert ticker.get(run_id)["status"] == "starting"
         response = client.post(f"/v1/runs/{run_id}/stop", headers=h)
         assert response.status_code == 200 and response.get_json()["status"] == "stopping"
     finally:
@@ -158,7 +158,7 @@ def test_a_launch_recorded_after_the_tick_read_its_row_is_not_taken_for_lost(app
             future.result(10)
         wait_for(lambda: handle_of(app, run_id) and not supervisor.in_pool(("launch", run_id)), 30)
         runs._ask(supervisor, stale)  # what that tick goes on to do with the row it read
-    assert ticker.run(run_id)["status"] == "running"
+    assert ticker.get(run_id)["status"] == "running"
     assert alive(handle_of(app, run_id))
     client.post(f"/v1/runs/{run_id}/stop", headers=h)
     ticker.until(run_id, "cancelled")
