@@ -136,6 +136,13 @@ DEMO_ADMIN = ("admin", "correct-horse-9")
 DEMO_STEPS = 15
 
 
+def sign_in(page, user: tuple[str, str] = DEMO_ADMIN) -> None:
+    """Sign `page` in through the sign-in form as (username, password)."""
+    page.get_by_label("Username").fill(user[0])
+    page.get_by_label("Password").fill(user[1])
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     """A portal with the `demo` project (DEMO_STEPS steps) and an administrator, DEMO_ADMIN."""

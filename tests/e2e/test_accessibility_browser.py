@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal import ROOT
-from tests.e2e.conftest import VENV_BIN, _flask, _free_port, _running_portal, _server_env
+from tests.e2e.conftest import _flask, _free_port, _running_portal, _server_env, VENV_BIN, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -105,11 +105,9 @@ def pages(a11y_server):
         time.sleep(0.5)
 
 
-def sign_in(page: Page, base: str) -> None:
+def open_signed_in(page: Page, base: str) -> None:
     page.goto("/login")
-    page.get_by_label("Username").fill(ADMIN[0])
-    page.get_by_label("Password").fill(ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, ADMIN)
     expect(page).to_have_url(f"{base}/")
 
 
@@ -147,7 +145,7 @@ def session(browser, a11y_server, pages):
     """A signed-in administrator's cookies (the pages' data exists by then)."""
     context = browser.new_context(base_url=a11y_server.base_url)
     page = context.new_page()
-    sign_in(page, a11y_server.base_url)
+    open_signed_in(page, a11y_server.base_url)
     state = context.storage_state()
     context.close()
     return state

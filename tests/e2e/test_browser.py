@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.watch import Watch
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -75,9 +76,7 @@ def test_portal_in_a_browser(browser, portal_server, screenshots):
     page.goto("/")  # signed out: back to the sign-in form, which returns here afterwards
     expect(page).to_have_url(re.compile(r"/login\?next=%2F$|/login\?next=/$"))
     page.screenshot(path=screenshots / "login.png", full_page=True)
-    page.get_by_label("Username").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, (ADMIN, PASSWORD))
     expect(page).to_have_url(f"{base}/")
     expect(page.locator("details.usermenu summary")).to_contain_text(ADMIN)
     watch.clean("sign out and in")
@@ -156,6 +155,8 @@ def test_portal_in_a_browser(browser, portal_server, screenshots):
     watch = Watch(page)
     page.goto("/")
     assert_dashboard(page)
+    expect(page.locator("nav.mainnav")).to_be_hidden()  # folded behind the menu button on a phone
+    page.get_by_role("button", name="Menu").click()
     expect(page.locator("nav.mainnav")).to_be_visible()
     page.screenshot(path=screenshots / "dashboard-phone.png", full_page=True)
     watch.clean("phone dashboard")

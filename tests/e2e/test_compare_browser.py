@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.conftest import DEMO_ADMIN, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -29,9 +29,7 @@ def test_select_three_runs_and_compare_them(browser, demo_server, screenshots):
     page = context.new_page()
     watch = Watch(page)
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).not_to_have_url(re.compile(r"/login"))
 
     demo = api(page, "GET", "/projects/demo")

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.conftest import DEMO_ADMIN, sign_in
 
 pytestmark = pytest.mark.slow
 ALPACA = b'{"instruction": "Translate to French", "input": "good morning", "output": "bonjour"}\n'
@@ -26,9 +26,7 @@ def test_upload_with_progress_and_cancel(browser, demo_server, screenshots, tmp_
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{base}/")
 
     page.locator("nav.mainnav").get_by_role("link", name="Datasets", exact=True).click()

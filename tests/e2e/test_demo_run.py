@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DEMO_ADMIN, DEMO_STEPS
+from tests.e2e.conftest import DEMO_ADMIN, DEMO_STEPS, sign_in
 
 from tests.e2e.watch import Watch, sideways
 
@@ -53,9 +53,7 @@ def test_demo_run_in_a_browser(browser, demo_server, screenshots, finished):
 
     # sign in as the administrator the CLI created
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{base}/")
     watch.clean("sign in")
 

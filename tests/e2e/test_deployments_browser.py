@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal import ROOT
-from tests.e2e.conftest import _flask, _free_port, _running_portal, _server_env
+from tests.e2e.conftest import _flask, _free_port, _running_portal, _server_env, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -36,9 +36,7 @@ def test_deploy_chat_with_streaming_and_stop(browser, deploy_server, screenshots
     page = context.new_page()
     watch = Watch(page)
     page.goto("/login")
-    page.get_by_label("Username").fill(ADMIN[0])
-    page.get_by_label("Password").fill(ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, ADMIN)
     expect(page).to_have_url(f"{deploy_server.base_url}/")
     page.goto("/ui/deployments/")
     page.get_by_role("button", name="New deployment").click()

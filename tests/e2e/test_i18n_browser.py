@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.conftest import DEMO_ADMIN, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session,
     page.locator("#run-button").click()  # the run page, live: its status block polls itself in 中文
     expect(page).to_have_url(re.compile(r"/ui/runs/\d+$"))
     pages["run"] = page.url.removeprefix(base)
-    expect(page.locator("#run-status h1")).to_contain_text("训练任务 #1")
+    expect(page.locator("#run-status h1")).to_contain_text("demo #1")
     expect(page.locator("#run-status .badge")).to_have_text("已完成", timeout=RUN_SECONDS * 1000)
     expect(page.locator("#run-artifacts table")).to_contain_text("checkpoint-", timeout=15_000)
     page.screenshot(path=screenshots / "zh-run.png", full_page=True)
@@ -149,9 +149,7 @@ def test_the_choice_sticks_and_english_is_one_click_back(browser, demo_server, c
     page = context.new_page()
     watch = Watch(page)
     page.goto("/login?next=/ui/runs/")  # a fresh browser asks for English and gets it until the user signs in
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page.locator("main h1")).to_have_text("训练任务")  # the user's choice, not the browser's
     page.wait_for_load_state("networkidle")  # the favicon too, or leaving the page aborts it
     page.get_by_role("button", name="English").click()

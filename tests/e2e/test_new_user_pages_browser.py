@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.conftest import DEMO_ADMIN, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -24,9 +24,7 @@ def signed_in(browser, server, **device):
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{server.base_url}/")
     return page
 
@@ -209,9 +207,7 @@ def test_api_docs_link_signs_in_first(browser, demo_server):
     page.goto("/login")
     page.locator("footer").get_by_role("link", name="API docs").click()
     expect(page).to_have_url(re.compile(r"/login\?next=(/|%2F)docs$"))
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{demo_server.base_url}/docs")
     context.close()
 

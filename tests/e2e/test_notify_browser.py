@@ -6,7 +6,7 @@ of the page on a desktop and a 390 px phone, in English and Chinese, land in var
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import _flask, _free_port, _running_portal, _server_env
+from tests.e2e.conftest import _flask, _free_port, _running_portal, _server_env, sign_in
 from tests.support import Receiver
 
 pytestmark = pytest.mark.slow
@@ -36,9 +36,7 @@ def test_an_admin_adds_and_tests_a_dingtalk_channel(browser, notify_server, robo
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("Username").fill(ADMIN[0])
-    page.get_by_label("Password").fill(ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, ADMIN)
     page.goto("/ui/admin/users")
     page.get_by_role("link", name="Notifications").click()
     page.get_by_label("Name").fill("team-dingtalk")

@@ -8,18 +8,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.conftest import DEMO_ADMIN, sign_in
 
 from tests.e2e.watch import Watch
 
 pytestmark = pytest.mark.slow
 
 
-def sign_in(page, base):
+def open_signed_in(page, base):
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{base}/")
 
 
@@ -29,7 +27,7 @@ def test_run_page_says_where_outputs_are_read_from(browser, demo_server, screens
     context.set_default_timeout(10_000)
     page = context.new_page()
     watch = Watch(page)
-    sign_in(page, base)
+    open_signed_in(page, base)
     page.goto("/ui/projects/new")
     presets = page.locator("datalist#command-presets option")
     expect(presets.first).to_have_attribute("value", "llamafactory-cli train {config} output_dir={output_dir}")

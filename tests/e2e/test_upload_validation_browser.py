@@ -3,7 +3,7 @@ to its end instead of saying "validating" forever (issue 15.10)."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.conftest import DEMO_ADMIN, sign_in
 
 pytestmark = pytest.mark.slow
 ALPACA = b'{"instruction": "Translate to French", "input": "good morning", "output": "bonjour"}\n'
@@ -15,9 +15,7 @@ def test_a_file_validated_by_the_supervisor_ends_ready_in_the_widget(browser, de
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{base}/")
     page.locator("nav.mainnav").get_by_role("link", name="Datasets", exact=True).click()
     page.get_by_role("button", name="New dataset").click()
@@ -42,9 +40,7 @@ def test_more_files_at_once_than_the_server_streams_all_arrive(browser, demo_ser
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("Username").fill(DEMO_ADMIN[0])
-    page.get_by_label("Password").fill(DEMO_ADMIN[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, DEMO_ADMIN)
     expect(page).to_have_url(f"{base}/")
     page.locator("nav.mainnav").get_by_role("link", name="Datasets", exact=True).click()
     page.get_by_role("button", name="New dataset").click()
