@@ -8,7 +8,7 @@ from sqlalchemy.orm import undefer
 from portal.configs import validate
 from portal.errors import Invalid, NotFound
 from portal.extensions import db
-from portal.i18n import _l
+from portal.i18n import _l, run_name
 from portal.projects import services as projects
 from portal.runs import metrics
 from portal.runs.models import Run
@@ -81,7 +81,7 @@ def _summary(run: Run, keys: list[str], drawn: dict[str, dict]) -> dict:
     best = {key: series["high"] if higher_is_better(key) else series["low"]
             for key, series in drawn.items() if series["count"]}
     return {"id": run.id, "project": run.project.name, "number": run.number,
-            "name": f"{run.project.name} #{run.number}", "status": run.status,
+            "name": run_name(run), "status": run.status,
             "duration_seconds": duration(run), "started_at": run.started_at, "final": final, "best": best}
 
 
