@@ -38,7 +38,13 @@ class StalledRule(BaseModel):
     minutes: int = Field(ge=1, le=rules.MAX_STALL_MINUTES, description="no new output for this long while running")
 
 
-Rule = NonFiniteRule | ThresholdRule | StalledRule
+class IdleGpusRule(BaseModel):
+    kind: Literal["idle_gpus"]
+    percent: int = Field(ge=1, le=100, description="every GPU of the run below this utilisation…")
+    minutes: int = Field(ge=1, le=rules.MAX_STALL_MINUTES, description="…for this long (the run goes on)")
+
+
+Rule = NonFiniteRule | ThresholdRule | StalledRule | IdleGpusRule
 
 
 class ChannelCreate(BaseModel):

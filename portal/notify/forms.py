@@ -52,6 +52,9 @@ class ChannelForm(FlaskForm):
     threshold_after = IntegerField(_l("after step"), default=0, validators=[Optional(), NumberRange(0, 2**31 - 1)])
     stalled_minutes = IntegerField(_l("Alert when there is no new output for (minutes)"),
                                    validators=[Optional(), NumberRange(1, rules.MAX_STALL_MINUTES)])
+    idle_percent = IntegerField(_l("Alert when all of a run's GPUs stay below (%)"),
+                                validators=[Optional(), NumberRange(1, 100)])
+    idle_minutes = IntegerField(_l("for (minutes)"), validators=[Optional(), NumberRange(1, rules.MAX_STALL_MINUTES)])
 
     def fill(self, channel) -> None:
         """Show a channel's settings: never its secret, and its URL only masked (robots keep their token in it)."""
@@ -69,6 +72,8 @@ class ChannelForm(FlaskForm):
                 self.threshold_value.data, self.threshold_after.data = rule["value"], rule["after_step"]
             elif rule["kind"] == "stalled":
                 self.stalled_minutes.data = rule["minutes"]
+            elif rule["kind"] == "idle_gpus":
+                self.idle_percent.data, self.idle_minutes.data = rule["percent"], rule["minutes"]
 
     def fields_for_service(self, editing: bool) -> dict:
         found = []
@@ -79,6 +84,8 @@ class ChannelForm(FlaskForm):
                           "value": self.threshold_value.data, "after_step": self.threshold_after.data or 0})
         if self.stalled_minutes.data:
             found.append({"kind": "stalled", "minutes": self.stalled_minutes.data})
+        if self.idle_percent.data or self.idle_minutes.data:
+            found.append({"kind": "idle_gpus", "percent": self.idle_percent.data, "minutes": self.idle_minutes.data})
         fields = {"name": self.name.data, "kind": self.kind.data, "url": self.url.data or "",
                   "to": [a for a in (self.to.data or "").split(",")], "events": self.events.data or [],
                   "projects": [p for p in (self.projects.data or "").split(",")], "language": self.language.data,

@@ -51,6 +51,9 @@ def rule_text(rule: dict | None) -> str:
                        op=rule["op"], limit=_number(rule["value"]), after=rule.get("after_step", 0))
     if rule["kind"] == "stalled":
         return gettext("no new output for %(minutes)s minutes", minutes=rule["minutes"])
+    if rule["kind"] == "idle_gpus":
+        return gettext("all its GPUs stayed below %(percent)s%% for %(minutes)s minutes", percent=rule["percent"],
+                       minutes=rule["minutes"])
     return rule["kind"]
 
 

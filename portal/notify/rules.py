@@ -1,9 +1,11 @@
-"""Channel rules on runs: a metric turns NaN/inf, crosses a threshold after a step, or output stalls.
+"""Channel rules on runs: a metric turns NaN/inf, crosses a threshold after a step, output stalls,
+or the run's GPUs idle (the tracking's idle judgment, without stopping the run).
 
 A rule fires once per run and channel until its condition clears (a `RuleState` row marks it
 fired). Metric rules are judged on every point as it is recorded (`on_points`, in the
 transaction that records it, so the event and the points are written together); the stall rule
-by the supervisor from the age of the run's output file (`stalled`), which survives restarts.
+by the supervisor from the age of the run's output file (`stalled`), which survives restarts; the
+idle-GPU rule whenever the GPUs are sampled (`idle_gpus`), from the recorded samples.
 """
 import hashlib
 import json
@@ -18,7 +20,7 @@ from portal.i18n import _l
 from portal.notify import outbox
 from portal.notify.models import Channel, RuleState
 
-KINDS = ("nonfinite", "threshold", "stalled")
+KINDS = ("nonfinite", "threshold", "stalled", "idle_gpus")
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 MAX_RULES = 20
 METRIC_LENGTH = 100  # a metric key's limit (runs.metrics.KEY_LENGTH)
@@ -52,6 +54,13 @@ def _clean_one(rule) -> dict:
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= MAX_STALL_MINUTES:
             raise Invalid(_l("a stall rule needs minutes from 1 to %(most)s", most=MAX_STALL_MINUTES))
         return {"kind": kind, "minutes": minutes}
+    if kind == "idle_gpus":
+        percent, minutes = rule.get("percent"), rule.get("minutes")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (percent, minutes)) or \
+                not 1 <= percent <= 100 or not 1 <= minutes <= MAX_STALL_MINUTES:
+            raise Invalid(_l("an idle-GPU rule needs a percent from 1 to 100 and minutes from 1 to %(most)s",
+                             most=MAX_STALL_MINUTES))
+        return {"kind": kind, "percent": percent, "minutes": minutes}
     raise Invalid(_l("a rule's kind is one of: %(kinds)s", kinds=", ".join(KINDS)))
 
 
@@ -111,6 +120,21 @@ def stalled(run, last_output_age: float) -> None:
         now = last_output_age >= rule["minutes"] * 60
         if now and not was:
             outbox.rule_fired(run, channel.id, {**rule, "seen": {"seconds": round(last_output_age)}})
+        _keep(channel.id, run.id, key(rule), was, now)
+
+
+def idle_gpus(run, idle) -> None:
+    """Judge the idle-GPU rules of a running run; `idle(percent, minutes)` says whether its GPUs idled."""
+    watching = _watching(run, ("idle_gpus",))
+    if not watching:
+        return
+    fired = set(db.session.execute(select(RuleState.channel_id, RuleState.rule)
+                                   .where(RuleState.run_id == run.id)).tuples())
+    for channel, rule in watching:
+        was = (channel.id, key(rule)) in fired
+        now = idle(rule["percent"], rule["minutes"])
+        if now and not was:
+            outbox.rule_fired(run, channel.id, {**rule, "seen": {}})
         _keep(channel.id, run.id, key(rule), was, now)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.i18n import N_
+from portal.notify import rules
 from portal.runs import metrics, services
 from portal.runs.models import Metric, Run
 from portal.supervisor import gpus as gpu_probe
@@ -104,5 +105,6 @@ class Sampler:
             values = sample(run, by_uuid)
             if values:
                 metrics.record(run, run.step, values)
+                rules.idle_gpus(run, lambda percent, minutes, run=run: idle(run, percent, minutes, now))
                 db.session.commit()
                 guard(run, now)

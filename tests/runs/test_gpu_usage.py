@@ -8,8 +8,7 @@ from sqlalchemy import update
 
 from portal.extensions import db
 from portal.runs.models import Metric
-from tests.support import make_project, start
-from tests.support import supervisor_process, wait_for
+from tests.support import make_project, start, supervisor_process, ticking, wait_for
 
 SLEEP = f"{sys.executable} -c 'import time; time.sleep(120)'"
 
@@ -38,10 +37,7 @@ def series(client, headers, run_id, key):
 
 def ticked_until(ticker, predicate):
     """Tick until `predicate()` holds (bounded)."""
-    def check():
-        ticker.sup.tick()
-        return predicate()
-    wait_for(check, timeout=60)
+    ticking(ticker.sup, predicate)
 
 
 def test_the_gpus_a_run_holds_are_sampled_into_its_metrics(client, token, training, ticker, readings):
