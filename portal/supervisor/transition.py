@@ -1,4 +1,4 @@
-"""The conditional state change that runs and deployments share, and how their events are stored.
+"""The conditional state change that runs and deployments share, and how a status reason is kept.
 
 Each domain's `transitions.py` says what an end means for it (times, GPUs, ports, the event
 table); the race rule is here once: an `UPDATE … WHERE id = … AND status IN (allowed) [AND when]`
@@ -25,6 +25,7 @@ def conditional_update(row, to: str, allowed: tuple[str, ...], when=None, **valu
 
 
 def reason(message) -> dict:
-    """The same for a row's status reason (`status_reason`, `status_reason_i18n`)."""
+    """A status reason as its row keeps it: `status_reason` in English, `status_reason_i18n` the `N_()`
+    message (`portal.i18n.said`), for `transition(..., **reason(...))`."""
     fields = said(message, limit=500)
     return {"status_reason": fields["message"], "status_reason_i18n": fields["i18n"]}
