@@ -40,6 +40,7 @@ GONE = ("Invalid job id", "already completing or completed")  # scancel/squeue/s
 CLUSTER_SECONDS = 5.0  # how long one sinfo answer is shown again (every open dashboard polls it)
 # states in which Slurm itself ended a job: the run's failure event names it beside the exit code
 SLURM_ENDED = {"TIMEOUT", "DEADLINE", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL"}
+ENDED_BY_REASON = {"TimeLimit": "TIMEOUT", "DeadLine": "DEADLINE", "OutOfMemory": "OUT_OF_MEMORY", "NodeDown": "NODE_FAIL"}
 
 
 @dataclass(frozen=True)
@@ -209,9 +210,12 @@ class SlurmExecutor(Executor):
     def _ended_why(self, handle: SlurmHandle) -> str | dict:
         """Slurm's reason for a job that ended badly (its time limit, memory, a node), once, at its end."""
         try:
-            state = parse_scontrol(self.cli("scontrol", "show", "job", handle.job_id)).get("JobState", "")
+            fields = parse_scontrol(self.cli("scontrol", "show", "job", handle.job_id))
         except LaunchError:  # forgotten already, or the controller is away: the exit code says enough
             return ""
+        state = fields.get("JobState", "")
+        if state == "COMPLETING":  # still tidying up, which scontrol shows instead of the end state: its reason says it
+            state = ENDED_BY_REASON.get(fields.get("Reason", ""), state)
         return N_("Slurm ended job %(job)s: %(state)s", job=handle.job_id, state=state) if state in SLURM_ENDED else ""
 
     def _accounted(self, job_id: str) -> dict[str, str] | None:
