@@ -94,8 +94,7 @@ def on_points(run, points: list[tuple[int | None, dict[str, float]]]) -> None:
     watching = _watching(run, ("nonfinite", "threshold")) if points else []
     if not watching:
         return
-    fired = set(db.session.execute(select(RuleState.channel_id, RuleState.rule)
-                                   .where(RuleState.run_id == run.id)).tuples())
+    fired = _fired(run)
     for channel, rule in watching:
         state = was = (channel.id, key(rule)) in fired
         for step, values in points:
@@ -110,32 +109,32 @@ def on_points(run, points: list[tuple[int | None, dict[str, float]]]) -> None:
 
 def stalled(run, last_output_age: float) -> None:
     """Judge the stall rules of a running run whose output last grew `last_output_age` seconds ago."""
-    watching = _watching(run, ("stalled",))
-    if not watching:
-        return
-    fired = set(db.session.execute(select(RuleState.channel_id, RuleState.rule)
-                                   .where(RuleState.run_id == run.id)).tuples())
-    for channel, rule in watching:
-        was = (channel.id, key(rule)) in fired
-        now = last_output_age >= rule["minutes"] * 60
-        if now and not was:
-            outbox.rule_fired(run, channel.id, {**rule, "seen": {"seconds": round(last_output_age)}})
-        _keep(channel.id, run.id, key(rule), was, now)
+    _judge(run, "stalled", lambda rule: last_output_age >= rule["minutes"] * 60, {"seconds": round(last_output_age)})
 
 
 def idle_gpus(run, idle) -> None:
     """Judge the idle-GPU rules of a running run; `idle(percent, minutes)` says whether its GPUs idled."""
-    watching = _watching(run, ("idle_gpus",))
+    _judge(run, "idle_gpus", lambda rule: idle(rule["percent"], rule["minutes"]), {})
+
+
+def _judge(run, kind: str, holds, seen: dict) -> None:
+    """Fire each `kind` rule watching `run` whose condition `holds(rule)` newly holds; forget it once it clears."""
+    watching = _watching(run, (kind,))
     if not watching:
         return
-    fired = set(db.session.execute(select(RuleState.channel_id, RuleState.rule)
-                                   .where(RuleState.run_id == run.id)).tuples())
+    fired = _fired(run)
     for channel, rule in watching:
         was = (channel.id, key(rule)) in fired
-        now = idle(rule["percent"], rule["minutes"])
+        now = holds(rule)
         if now and not was:
-            outbox.rule_fired(run, channel.id, {**rule, "seen": {}})
+            outbox.rule_fired(run, channel.id, {**rule, "seen": seen})
         _keep(channel.id, run.id, key(rule), was, now)
+
+
+def _fired(run) -> set[tuple[int, str]]:
+    """(channel id, rule key) of the rules that fired for `run` and have not cleared since."""
+    return set(db.session.execute(select(RuleState.channel_id, RuleState.rule)
+                                  .where(RuleState.run_id == run.id)).tuples())
 
 
 def _keep(channel_id: int, run_id: int, rule_key: str, was: bool, now: bool) -> None:
