@@ -1,7 +1,7 @@
 """Fixtures for runs: a ticker that moves the supervisor until a run has a wanted status."""
 import pytest
 
-from tests.support import Ticker
+from tests.support import Ticker, require
 
 
 def run_ticker(supervisor, client, headers) -> Ticker:
@@ -12,3 +12,9 @@ def run_ticker(supervisor, client, headers) -> Ticker:
 @pytest.fixture
 def ticker(supervisor, client, token):
     return run_ticker(supervisor, client, token["operator"])
+
+
+@pytest.fixture
+def container():
+    """The training container `scripts/services` starts (skips, or fails in CI, without Docker)."""
+    return require("docker")

@@ -5,7 +5,6 @@ import docker
 import pytest
 
 from tests.support import make_project, start
-from tests.support import require
 
 TREE = ("import os, sys\n"
         "out, outside = sys.argv[1], sys.argv[2]\n"
@@ -19,11 +18,6 @@ TREE = ("import os, sys\n"
         "    open(ck + '/global_step' + str(step) + '/states.pt', 'wb').write(b'g' * 50)\n"
         "os.symlink(outside, out + '/checkpoint-1/link-out')\n"
         "os.symlink(outside, out + '/checkpoint-9')\n")
-
-
-@pytest.fixture
-def container():
-    return require("docker")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import make_project, start
-from tests.support import require, supervisor_process, wait_for
+from tests.support import supervisor_process, wait_for
 
 TRAIN = ("import sys, time, os\n"
          "out = sys.argv[1]\n"
@@ -22,11 +22,6 @@ TRAIN = ("import sys, time, os\n"
          "os.makedirs(out + '/checkpoint-5', exist_ok=True)\n"
          "open(out + '/checkpoint-5/adapter_model.safetensors', 'wb').write(b'w' * 64)\n"
          "print('cwd', os.getcwd(), 'cuda', repr(os.environ.get('CUDA_VISIBLE_DEVICES')), flush=True)\n")
-
-
-@pytest.fixture
-def container():
-    return require("docker")
 
 
 @pytest.fixture
