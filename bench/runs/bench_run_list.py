@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Portal, median, postgres_url, quantile  # noqa: E402
+from harness import Portal, databases, median, quantile  # noqa: E402
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
@@ -142,10 +142,7 @@ def main() -> None:
     args.add_argument("--db", default="sqlite,postgres", help="databases to try (postgres only when available)")
     opts = args.parse_args()
     repeats = 5 if opts.small else 20
-    for database in [d.strip() for d in opts.db.split(",") if d.strip()]:
-        if database == "postgres" and not postgres_url():
-            print("\npostgres: skipped, PORTAL_TEST_DATABASE_URL is unset (eval \"$(scripts/services env)\")")
-            continue
+    for database in databases(opts.db):
         print(f"\n{database}:")
         with Portal(database) as portal:
             run_id = prepare(portal, opts.runs)

@@ -51,6 +51,15 @@ def postgres_url() -> str | None:
     return os.environ.get("PORTAL_TEST_DATABASE_URL") or None
 
 
+def databases(spec: str):
+    """The databases named in `spec` ("sqlite,postgres") that this machine has; a missing one is said."""
+    for database in [d.strip() for d in spec.split(",") if d.strip()]:
+        if database == "postgres" and not postgres_url():
+            print("\npostgres: skipped, PORTAL_TEST_DATABASE_URL is unset (eval \"$(scripts/services env)\")")
+            continue
+        yield database
+
+
 def wait_for(predicate, timeout: float, every: float = 0.1, what: str = "a condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
