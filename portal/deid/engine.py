@@ -55,10 +55,10 @@ class Session:
         spans = self._detect(text)
         if not spans:
             return spans, [], text
-        known, fresh = self.replacer.fixed.get, self.replacer.fresh
+        fixed, fresh = self.replacer.fixed, self.replacer.fresh
         pieces, replacements, last = [], [], 0
         for start, end, kind, value in spans:
-            replacement = known((kind, value))
+            replacement = fixed[kind].get(value)
             if replacement is None:  # a value seen before costs one dict lookup
                 replacement = fresh(kind, value, text[start:end])
             pieces.append(text[last:start])

@@ -40,26 +40,51 @@ def lines_of(data: bytes, splitting: str):
 
 
 class _Holes(Replacer):
-    """A worker's replacer: the order-dependent operators give ``HOLE`` and note the value,
-    with a pseudonym's first draw worked out (the costly part, most often the one kept)."""
+    """A worker's replacer: the order-dependent operators give ``HOLE``, and each hole names a
+    slot. A tagged value has one slot however often it comes (the parent numbers a chunk's new
+    values a kind at a time); a pseudonym has one per occurrence, with its first draw worked
+    out (the costly part, most often the one kept) and the original reshaped to it.
+
+    Slots are kept as flat lists of strings, not as a tuple each: strings are nothing for the
+    garbage collector to walk, here or in the parent that unpickles them.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.holes: list[tuple] = []
         self._ordered = {kind: rule.operator for kind, rule in self._rules.items() if rule.operator in ORDERED}
-        self._first: dict[tuple[str, str], str] = {}
+        self.kinds, self.values, self.originals = [], [], []  # per slot, in order of first appearance
+        self.drawn: dict[int, tuple[str, str]] = {}  # pseudonym slot -> (first draw, original reshaped)
+        self.tagged: dict[str, list[int]] = {}  # tag kind -> its slots
+        self.holes: list[int] = []  # the slot of each hole, in text order
+        self._slot_of = {kind: {} for kind in self._ordered}
+        self._first = {kind: {} for kind in self._ordered}
 
     def fresh(self, kind: str, value: str, original: str, drawn=None) -> str:
         operator = self._ordered.get(kind)
         if operator is None:
             return super().fresh(kind, value, original)
-        if operator == "pseudonymize":
-            first = self._first.get((kind, value))
+        slot = len(self.kinds)
+        if operator == "tag":
+            known = self._slot_of[kind].get(value)
+            if known is not None:
+                self.holes.append(known)
+                return HOLE
+            self._slot_of[kind][value] = slot
+            self.tagged.setdefault(kind, []).append(slot)
+        else:
+            first = self._first[kind].get(value)
             if first is None:
-                first = self._first[(kind, value)] = self.draw(kind, value, 0)
-            drawn = (first, fakes.reshape(original, value, first))
-        self.holes.append((kind, value, original, drawn))
+                first = self._first[kind][value] = self.draw(kind, value, 0)
+            self.drawn[slot] = (first, fakes.reshape(original, value, first))
+        self.kinds.append(kind)
+        self.values.append(value)
+        self.originals.append(original)
+        self.holes.append(slot)
         return HOLE
+
+    def filled(self) -> tuple:
+        """What the parent needs to fill the holes (``_fill``'s arguments)."""
+        return self.kinds, self.values, self.originals, self.drawn, self.tagged, self.holes
 
 
 class _Sampler:
@@ -86,12 +111,12 @@ def _start_worker(policy, secret: bytes, seed, fmt: str, fields, splitting: str,
 
 
 def _work(data: bytes):
-    """One chunk in a worker: ``(text with holes, holes, counts, samples, lines)``, or None
-    when the chunk must be done in-process (it raised, or holds ``HOLE`` itself)."""
+    """One chunk in a worker: ``(text with holes, _Holes.filled(), counts, samples, lines)``,
+    or None when the chunk must be done in-process (it raised, or holds ``HOLE`` itself)."""
     engine, seed, fmt, fields, splitting, samples = _worker
     session = engine.session(seed, replacer=_Holes, mapping=False)
     holes = session.replacer.holes
-    sampler = _Sampler(session, samples, holes)
+    sampler = _Sampler(session, samples, holes) if samples else session
     out = io.StringIO()
     try:
         lines = list(lines_of(data, splitting))
@@ -102,7 +127,7 @@ def _work(data: bytes):
     text = out.getvalue()
     if text.count(HOLE) != len(holes):
         return None
-    return text, holes, counts, sampler.samples, len(lines)
+    return text, session.replacer.filled(), counts, sampler.samples if samples else [], len(lines)
 
 
 def _chunks(source, size: int):
@@ -193,7 +218,7 @@ class _Document:
             samples, count = [(before, after[:500]) for before, after, _ in sampler.samples], len(lines)
         else:
             text, holes, counts, worker_samples, count = result
-            replacements = _fill(self.session.replacer, holes, self.fmt == "jsonl")
+            replacements = _fill(self.session.replacer, *holes, escaped=self.fmt == "jsonl")
             self.out.write(_joined(text, replacements))
             samples = [(before, _joined(after, replacements[start:start + after.count(HOLE)])[:500])
                        for before, after, start in worker_samples]
@@ -214,15 +239,30 @@ class _Document:
         return counts
 
 
-def _fill(replacer: Replacer, holes, escaped: bool) -> list[str]:
-    known, fresh = replacer.fixed.get, replacer.fresh
-    replacements = []
-    for kind, value, original, drawn in holes:
-        replacement = known((kind, value))
-        replacements.append(fresh(kind, value, original, drawn) if replacement is None else replacement)
+def _fill(replacer: Replacer, kinds, values, originals, drawn, tagged, holes, escaped: bool) -> list[str]:
+    """The replacement of each hole, decided by the document's *replacer* in document order."""
+    table = [None] * len(kinds)
+    firsts = []  # slots whose replacement is new here: the mapping takes them in document order
+    for kind, slots in tagged.items():
+        replacements, new = replacer.tags(kind, list(map(values.__getitem__, slots)))
+        for slot, replacement in zip(slots, replacements):
+            table[slot] = replacement
+        firsts.extend(map(slots.__getitem__, new))
+    if drawn:
+        firsts.extend(drawn)
+    elif not replacer.keeps_mapping:
+        firsts = ()
+    fixed, fresh, note = replacer.fixed, replacer.fresh, replacer.note
+    for slot in sorted(firsts):
+        kind, value, original = kinds[slot], values[slot], originals[slot]
+        if slot in drawn:
+            replacement = fixed[kind].get(value)
+            table[slot] = fresh(kind, value, original, drawn[slot]) if replacement is None else replacement
+        else:
+            note(table[slot], original)
     if escaped:  # inside a JSON string, as json.dumps would have written it
-        return [_escape(replacement)[1:-1] for replacement in replacements]
-    return replacements
+        table = [_escape(replacement)[1:-1] for replacement in table]
+    return list(map(table.__getitem__, holes))
 
 
 def _joined(text: str, replacements: list[str]) -> str:
