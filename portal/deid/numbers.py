@@ -25,7 +25,10 @@ _WINDOW = 16
 
 
 def _cues(*words: str):
-    return re.compile("|".join(map(re.escape, words)), re.IGNORECASE).search
+    """A search for any of *words* (lower case) in a lower-cased window: with IGNORECASE the
+    regex engine would try each word at each position, at five times the cost."""
+    assert all(word == word.lower() for word in words)
+    return re.compile("|".join(map(re.escape, words))).search
 
 
 # numbers that pass Luhn by chance one time in ten: what they are is said just before them
@@ -41,7 +44,7 @@ _POSTCODE_CUES = _cues("邮编", "邮政编码", "postcode", "postal", "zip")
 
 
 def _cue(text: str, start: int, cues) -> bool:
-    return cues(text, max(0, start - _WINDOW), start) is not None
+    return cues(text[max(0, start - _WINDOW):start].lower()) is not None
 
 
 def _card_prefix_known(digits: str) -> bool:

@@ -210,12 +210,14 @@ class _Document:
         order, or (*result* None) the chunk done here."""
         if result is None:
             lines = list(lines_of(data, self.splitting))
-            sampler = _Sampler(self.session, self.limit - len(self.samples))
+            room = self.limit - len(self.samples)
+            sampler = _Sampler(self.session, room) if room else self.session
             if self.fmt == "jsonl":
                 counts = streams.deidentify_jsonl(sampler, lines, self.out, self.fields, first_line=self.line)
             else:
                 counts = streams.deidentify_lines(sampler, lines, self.out)
-            samples, count = [(before, after[:500]) for before, after, _ in sampler.samples], len(lines)
+            samples = [(before, after[:500]) for before, after, _ in sampler.samples] if room else []
+            count = len(lines)
         else:
             text, holes, counts, worker_samples, count = result
             replacements = _fill(self.session.replacer, *holes, escaped=self.fmt == "jsonl")

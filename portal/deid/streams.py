@@ -5,6 +5,9 @@ the same value gets the same tag on line 1 and on line 1,000,000.
 """
 import json
 from collections import Counter
+from operator import itemgetter
+
+_KIND = itemgetter(2)  # of a span: its type
 
 
 def deidentify_lines(session, in_stream, out_stream) -> dict:
@@ -13,14 +16,22 @@ def deidentify_lines(session, in_stream, out_stream) -> dict:
     Returns ``{"lines": n, "entities": {type: count}}``.
     """
     counts = Counter()
+    kinds = []  # of the entities since the last count: counted in C, a few thousand at a time
     lines = 0
+    rewrite, write = session.rewrite, out_stream.write
     for line in in_stream:
         body = line.rstrip("\r\n")
-        spans, _, text = session.rewrite(body)
+        spans, _, text = rewrite(body)
         if spans:
-            counts.update([span.type for span in spans])
-        out_stream.write(text + line[len(body):])
+            kinds.extend(map(_KIND, spans))
+            write(text + line[len(body):])
+            if len(kinds) > 4096:
+                counts.update(kinds)
+                kinds.clear()
+        else:
+            write(line)
         lines += 1
+    counts.update(kinds)
     return {"lines": lines, "entities": dict(counts)}
 
 
