@@ -31,8 +31,8 @@ def _fail(message: str) -> None:
               show_default=True, help="auto: .jsonl files are JSONL, anything else is lines of text.")
 @click.option("--seed", type=int, default=None, help="Same file, policy and seed → same output.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None,
-              help=f"Worker processes (default: every core for a file of {parallel.MIN_BYTES >> 20} MB or more, "
-                   "else 1). Any number gives the same output.")
+              help=f"Processes, this one included (default: every core for a file of {parallel.MIN_BYTES >> 20} MB "
+                   "or more, else 1). Any number gives the same output.")
 @with_appcontext  # for app.test_cli_runner(), which pushes no context for plain click commands
 def deid_command(file: Path, policy_id: str, fields: str | None, output: Path | None, fmt: str,
                  seed: int | None, jobs: int | None):
@@ -57,7 +57,7 @@ def deid_command(file: Path, policy_id: str, fields: str | None, output: Path | 
 
     with open(file, "rb") as source:
         try:
-            counts = run(sys.stdout) if output is None else _write_atomically(output, run)
+            counts = run(sys.stdout.buffer) if output is None else _write_atomically(output, run)
         except (ValueError, UnicodeDecodeError) as error:
             _fail(f"{file}: {error}")
     _report(counts)
@@ -68,7 +68,7 @@ def _write_atomically(output: Path, write) -> dict:
     so a failure halfway (a bad JSON line) never leaves a half-written file behind."""
     partial = output.with_name(f".{output.name}.partial")
     try:
-        with open(partial, "w", encoding="utf-8", newline="") as target:
+        with open(partial, "wb") as target:
             counts = write(target)
         os.replace(partial, output)
     finally:

@@ -69,13 +69,12 @@ def mapping_of(job: DeidJob) -> dict:
 
 
 class _HashingWriter:
-    """Writes text as UTF-8 while counting and hashing it, for the upload record."""
+    """Writes bytes while counting and hashing them, for the upload record."""
 
     def __init__(self, handle):
         self.handle, self.sha256, self.size = handle, hashlib.sha256(), 0
 
-    def write(self, text: str) -> None:
-        data = text.encode("utf-8")
+    def write(self, data: bytes) -> None:
         self.sha256.update(data)
         self.size += len(data)
         self.handle.write(data)

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BUILDS = HERE.parent.parent / "build" / "native"
 #: compiled, in this order: each one's imports of the others find the compiled one
-MODULES = ("validators", "numbers", "detectors", "operators", "streams", "engine")
+MODULES = ("validators", "numbers", "detectors", "operators", "streams", "engine", "parallel")
 SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ the same tag, hash and pseudonym everywhere in it.
 import hashlib
 import hmac
 import random
-from itertools import repeat
 
 from portal.deid import fakes
 from portal.deid.entities import EMAIL
@@ -24,7 +23,12 @@ PARAMETERS = {
 #: operators whose replacement depends on what came before in the document: the tag's number,
 #: the pseudonym (a collision draws again) and the mapping's first spelling
 ORDERED = frozenset(("tag", "pseudonymize"))
-TAG = "<{}_{}>"  # a tag: the kind and its number, e.g. <PHONE_1>
+
+
+def tag(kind: str, number: int) -> str:
+    """The *number*-th tag of *kind*: ``<PHONE_1>``."""
+    return f"<{kind}_{number}>"
+
 
 def mask(original: str, value: str, keep_first: int = 0, keep_last: int = 0, char: str = "*",
          kind: str = "") -> str:
@@ -83,7 +87,7 @@ class Replacer:
         operator = rule.operator
         if operator == "tag":
             number = self._counters[kind] = self._counters.get(kind, 0) + 1
-            replacement = self.fixed[kind][value] = TAG.format(kind, number)
+            replacement = self.fixed[kind][value] = tag(kind, number)
         elif operator == "mask":
             return mask(original, value, kind=kind, **rule.params)
         elif operator == "redact":
@@ -114,7 +118,7 @@ class Replacer:
             count = self._counters.get(kind, 0)
             self._counters[kind] = count + len(new)
             numbers = range(count + 1, count + 1 + len(new))
-            known.update(zip(map(values.__getitem__, new), map(TAG.format, repeat(kind), numbers)))
+            known.update(zip(map(values.__getitem__, new), [tag(kind, number) for number in numbers]))
         return list(map(known.__getitem__, values)), new
 
     def note(self, replacement: str, original: str) -> None:

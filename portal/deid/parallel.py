@@ -23,6 +23,7 @@ from portal.deid.operators import ORDERED, Replacer
 MIN_BYTES = 8 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 HOLE = "\ue000"  # a private-use character: stands for a replacement the parent decides
+HOLE_BYTES = HOLE.encode()
 _escape = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
 
 
@@ -111,8 +112,9 @@ def _start_worker(policy, secret: bytes, seed, fmt: str, fields, splitting: str,
 
 
 def _work(data: bytes):
-    """One chunk in a worker: ``(text with holes, _Holes.filled(), counts, samples, lines)``,
-    or None when the chunk must be done in-process (it raised, or holds ``HOLE`` itself)."""
+    """One chunk in a worker: ``(UTF-8 text with holes, _Holes.filled(), counts, samples,
+    lines)``, or None when the chunk must be done in-process (it raised, or holds ``HOLE``
+    itself). Bytes, not text: the parent joins and writes them as they are."""
     engine, seed, fmt, fields, splitting, samples = _worker
     session = engine.session(seed, replacer=_Holes, mapping=False)
     holes = session.replacer.holes
@@ -127,7 +129,7 @@ def _work(data: bytes):
     text = out.getvalue()
     if text.count(HOLE) != len(holes):
         return None
-    return text, session.replacer.filled(), counts, sampler.samples if samples else [], len(lines)
+    return text.encode(), session.replacer.filled(), counts, sampler.samples if samples else [], len(lines)
 
 
 def _chunks(source, size: int):
@@ -163,8 +165,8 @@ def workers(size: int, jobs: int | None = None) -> int:
 def deidentify(engine: Deidentifier, source, out, fmt: str, *, fields=None, seed=None, jobs: int = 1,
                splitting: str = "universal", samples: int = 0, mapping: bool = True, progress=None,
                chunk_bytes: int = CHUNK_BYTES):
-    """De-identify the binary stream *source* into *out* (``out.write(text)``), one chunk of
-    lines at a time, in *jobs* processes (1: this one).
+    """De-identify the binary stream *source* into the binary *out* (``out.write(data)``, UTF-8),
+    one chunk of lines at a time, in *jobs* processes (1: this one).
 
     *fmt* is ``lines`` or ``jsonl``; *progress(bytes_done)* is called after each chunk and may
     raise to stop. Returns ``(counts as streams return them, samples, session)``: at most
@@ -178,17 +180,19 @@ def deidentify(engine: Deidentifier, source, out, fmt: str, *, fields=None, seed
             for data in _chunks(source, chunk_bytes):
                 document.finish(data, None)
         else:
-            pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker, initargs=(
+            # This process is one of the jobs: every jobs-th chunk is its own, done as with
+            # --jobs 1 when its turn comes (no holes to fill, nothing to send).
+            pool = ProcessPoolExecutor(jobs - 1, mp_context=_context(), initializer=_start_worker, initargs=(
                 engine.policy, engine.secret, seed, fmt, fields, splitting, samples))
             pending = deque()
-            for data in _chunks(source, chunk_bytes):
-                pending.append((data, pool.submit(_work, data)))
+            for index, data in enumerate(_chunks(source, chunk_bytes)):
+                pending.append((data, pool.submit(_work, data) if index % jobs else None))
                 if len(pending) > 2 * jobs:  # a bounded window: memory stays a few chunks
                     data, future = pending.popleft()
-                    document.finish(data, future.result())
+                    document.finish(data, future and future.result())
             while pending:
                 data, future = pending.popleft()
-                document.finish(data, future.result())
+                document.finish(data, future and future.result())
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -212,18 +216,21 @@ class _Document:
             lines = list(lines_of(data, self.splitting))
             room = self.limit - len(self.samples)
             sampler = _Sampler(self.session, room) if room else self.session
+            text = io.StringIO()
             if self.fmt == "jsonl":
-                counts = streams.deidentify_jsonl(sampler, lines, self.out, self.fields, first_line=self.line)
+                counts = streams.deidentify_jsonl(sampler, lines, text, self.fields, first_line=self.line)
             else:
-                counts = streams.deidentify_lines(sampler, lines, self.out)
+                counts = streams.deidentify_lines(sampler, lines, text)
+            self.out.write(text.getvalue().encode())
             samples = [(before, after[:500]) for before, after, _ in sampler.samples] if room else []
             count = len(lines)
         else:
-            text, holes, counts, worker_samples, count = result
-            replacements = _fill(self.session.replacer, *holes, escaped=self.fmt == "jsonl")
-            self.out.write(_joined(text, replacements))
-            samples = [(before, _joined(after, replacements[start:start + after.count(HOLE)])[:500])
-                       for before, after, start in worker_samples]
+            text, (kinds, values, originals, drawn, tagged, holes), counts, worker_samples, count = result
+            table = _fill(self.session.replacer, kinds, values, originals, drawn, tagged, self.fmt == "jsonl")
+            encoded = [replacement.encode() for replacement in table]
+            self.out.write(_joined(text, list(map(encoded.__getitem__, holes)), HOLE_BYTES))
+            samples = [(before, _joined(after, [table[slot] for slot in holes[start:start + after.count(HOLE)]],
+                                        HOLE)[:500]) for before, after, start in worker_samples]
         self.total += counts[self.unit]
         self.entities.update(counts["entities"])
         for path, found in counts.get("fields", {}).items():
@@ -241,8 +248,9 @@ class _Document:
         return counts
 
 
-def _fill(replacer: Replacer, kinds, values, originals, drawn, tagged, holes, escaped: bool) -> list[str]:
-    """The replacement of each hole, decided by the document's *replacer* in document order."""
+def _fill(replacer: Replacer, kinds, values, originals, drawn, tagged, escaped: bool) -> list[str]:
+    """The replacement of each slot (``_Holes``), decided by the document's *replacer* in
+    document order; *escaped* as inside a JSON string."""
     table = [None] * len(kinds)
     firsts = []  # slots whose replacement is new here: the mapping takes them in document order
     for kind, slots in tagged.items():
@@ -262,15 +270,16 @@ def _fill(replacer: Replacer, kinds, values, originals, drawn, tagged, holes, es
             table[slot] = fresh(kind, value, original, drawn[slot]) if replacement is None else replacement
         else:
             note(table[slot], original)
-    if escaped:  # inside a JSON string, as json.dumps would have written it
+    if escaped:  # as json.dumps would have written it
         table = [_escape(replacement)[1:-1] for replacement in table]
-    return list(map(table.__getitem__, holes))
+    return table
 
 
-def _joined(text: str, replacements: list[str]) -> str:
+def _joined(text, replacements: list, hole):
+    """*text* (str or bytes) with its *hole* s replaced by *replacements* in turn."""
     if not replacements:
         return text
     parts = [None] * (2 * len(replacements) + 1)
-    parts[::2] = text.split(HOLE)
+    parts[::2] = text.split(hole)
     parts[1::2] = replacements
-    return "".join(parts)
+    return text[:0].join(parts)

@@ -105,14 +105,14 @@ def test_a_big_file_is_done_by_worker_processes_with_the_bytes_of_one(app, clien
     job = run_job(client, h, supervisor, dataset_id, uploaded["upload_id"], deadline=600, with_mapping=True)
     assert job["status"] == "succeeded", job
     with app.app_context():
-        expected, counts = io.StringIO(), None
+        expected, counts = io.BytesIO(), None
         counts, _, session = parallel.deidentify(services.deidentifier("default"), io.BytesIO(data), expected,
                                                  "jsonl", jobs=1, splitting="lf")
     assert job["counts"] == counts and counts["entities"] == {"PHONE": i, "EMAIL": i}
     dataset = client.get(f"/v1/datasets/{dataset_id}", headers=h).get_json()
     made = next(f for f in dataset["files"] if f["upload_id"] == job["output_upload_id"])
     path = app.config["PORTAL"].training_dir / "datasets" / "big" / made["stored_name"]
-    assert path.read_bytes() == expected.getvalue().encode()
+    assert path.read_bytes() == expected.getvalue()
     mapping = client.get(f"/v1/deid-jobs/{job['id']}/mapping", headers=h).get_json()
     assert mapping == session.mapping and len(mapping) == i + 900
 

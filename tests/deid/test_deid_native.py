@@ -29,9 +29,9 @@ out = {"active": native.active()}
 for name, policy in policies.items():
     engine = Deidentifier(policy, b"secret")
     result = engine.run(texts, seed=3, return_mapping=True)
-    file = io.StringIO()
+    file = io.BytesIO()
     counts = parallel.deidentify(engine, io.BytesIO("\n".join(texts).encode()), file, "lines", seed=3)[0]
-    out[name] = [result.results, result.mapping, file.getvalue(), counts]
+    out[name] = [result.results, result.mapping, file.getvalue().decode(), counts]
 json.dump(out, sys.stdout, ensure_ascii=False)
 """
 
