@@ -58,7 +58,7 @@ def spans_of(results):
 
 def file_ours(deid, data: bytes, jobs: int):
     """The file path of `flask deid` and dataset jobs: one document, *jobs* processes."""
-    out = io.StringIO()
+    out = io.BytesIO()
     parallel.deidentify(deid, io.BytesIO(data), out, "lines", jobs=jobs, mapping=False)
     return out
 

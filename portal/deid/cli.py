@@ -31,8 +31,8 @@ def _fail(message: str) -> None:
               show_default=True, help="auto: .jsonl files are JSONL, anything else is lines of text.")
 @click.option("--seed", type=int, default=None, help="Same file, policy and seed → same output.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None,
-              help=f"Processes, this one included (default: every core for a file of {parallel.MIN_BYTES >> 20} MB "
-                   "or more, else 1). Any number gives the same output.")
+              help=f"Worker processes (default: every core for a file of {parallel.MIN_BYTES >> 20} MB or more, "
+                   "else 1). Any number gives the same output.")
 @with_appcontext  # for app.test_cli_runner(), which pushes no context for plain click commands
 def deid_command(file: Path, policy_id: str, fields: str | None, output: Path | None, fmt: str,
                  seed: int | None, jobs: int | None):

@@ -180,19 +180,17 @@ def deidentify(engine: Deidentifier, source, out, fmt: str, *, fields=None, seed
             for data in _chunks(source, chunk_bytes):
                 document.finish(data, None)
         else:
-            # This process is one of the jobs: every jobs-th chunk is its own, done as with
-            # --jobs 1 when its turn comes (no holes to fill, nothing to send).
-            pool = ProcessPoolExecutor(jobs - 1, mp_context=_context(), initializer=_start_worker, initargs=(
+            pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker, initargs=(
                 engine.policy, engine.secret, seed, fmt, fields, splitting, samples))
             pending = deque()
-            for index, data in enumerate(_chunks(source, chunk_bytes)):
-                pending.append((data, pool.submit(_work, data) if index % jobs else None))
+            for data in _chunks(source, chunk_bytes):
+                pending.append((data, pool.submit(_work, data)))
                 if len(pending) > 2 * jobs:  # a bounded window: memory stays a few chunks
                     data, future = pending.popleft()
-                    document.finish(data, future and future.result())
+                    document.finish(data, future.result())
             while pending:
                 data, future = pending.popleft()
-                document.finish(data, future and future.result())
+                document.finish(data, future.result())
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
