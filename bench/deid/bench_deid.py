@@ -2,24 +2,33 @@
 
 Run from the repository root::
 
-    python bench/deid/bench_deid.py [--mb 5] [--runs 5] [--presidio-mb 0.5] [--density both]
+    python bench/deid/bench_deid.py [--mb 5] [--runs 5] [--presidio-mb 0.5] [--density both] [--jobs-mb 32]
 
 Builds deterministic ~5 MB mixed Chinese/English corpora (``corpus.py``) with ground-truth
 spans and look-alike traps, sparse (a fifth of the sentences hold an entity or a trap, one per
 ~350 bytes) and dense (36 %, one per ~180 bytes). For each it prints, from one run: our MB/s
 on one core with the ``default`` policy (the API path with the mapping, and the file path of
-`flask deid` and dataset jobs), Presidio's MB/s on a slice, their ratio, and the file path in
-worker processes (``--jobs``) against one; medians of ``--runs`` (ours and Presidio's runs
-taken in turn, so that both see the same load), with the machine's load average beside them,
-as the machine is shared. Then recall per kind, the share of traps altered, and PERSON (jieba).
+`flask deid` and dataset jobs), with the compiled engine and (in a child process,
+``PORTAL_DEID_PURE=1``) the pure-Python one, Presidio's MB/s on a slice, and their ratio;
+medians of ``--runs`` (ours and Presidio's runs taken in turn, so that both see the same
+load), with the machine's load average beside them, as the machine is shared. Then recall
+per kind, the share of traps altered, and PERSON (jieba).
+
+Last, on a ``--jobs-mb`` file of the dense corpus (a big file: the size ``--jobs`` is for),
+the file path in ``--jobs`` worker processes against one, in a small child process as
+`flask deid` would run it, beside this machine's physical limit measured in the same run:
+the same file cut in ``--jobs`` parts, each de-identified by its own independent
+``--jobs 1`` process, all at once (no numbering shared between parts, so not one document).
 """
 import argparse
 import io
+import json
 import logging
 import os
-import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +38,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import build, person_documents  # noqa: E402
 
-from portal.deid import parallel  # noqa: E402
+from portal.deid import native, parallel  # noqa: E402
 from portal.deid.engine import Deidentifier  # noqa: E402
 from portal.deid.policies import builtin_policies, parse_policy  # noqa: E402
 
@@ -87,19 +96,6 @@ def load() -> str:
     return "load %.1f %.1f %.1f" % os.getloadavg()
 
 
-def cpu_seconds(function) -> tuple[float, float]:
-    """CPU seconds this process and its (finished) workers spent in *function*: unlike the
-    wall clock, what a shared machine's other users take does not show in it."""
-    def now():
-        own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime
-
-    before = now()
-    function()
-    after = now()
-    return after[0] - before[0], after[1] - before[1]
-
-
 def recall(truth, found, type_of=lambda kind: kind):
     hits, totals = {}, {}
     for expected, detected in zip(truth, found):
@@ -151,6 +147,76 @@ def run_presidio(analyzer, anonymizer, documents):
     return found
 
 
+def jobs_child(path: str, jobs: int, runs: int) -> None:
+    """In a child process that holds nothing but the engine (as `flask deid` does): print the
+    median seconds of the file path with one process and with *jobs*, taken in turn, and of
+    *jobs* independent one-process runs over the file's parts at once."""
+    from multiprocessing import get_context
+
+    default = Deidentifier(builtin_policies()["default"], b"bench-secret")
+
+    def once(jobs_now: int, start: int = 0, end: int | None = None) -> None:
+        with open(path, "rb") as source:
+            source.seek(start)
+            data = source.read(None if end is None else end - start)
+        parallel.deidentify(default, io.BytesIO(data), io.BytesIO(), "lines", jobs=jobs_now, mapping=False)
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as source:  # part boundaries at line ends
+        cuts = [0]
+        for part in range(1, jobs):
+            source.seek(size * part // jobs)
+            source.readline()
+            cuts.append(source.tell())
+        cuts.append(size)
+
+    def parts_at_once() -> None:
+        context = get_context("fork")
+        children = [context.Process(target=once, args=(1, cuts[i], cuts[i + 1])) for i in range(jobs)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+
+    medians = in_turn({"1": lambda: once(1), "n": lambda: once(jobs), "parts": parts_at_once}, runs)
+    print(json.dumps({"medians": medians, "load": load()}))
+
+
+def one_core_child(args, density: str) -> None:
+    """In a child process: print the median seconds of the API and file paths on *density*."""
+    documents, _, _ = build(args.mb, share=DENSITIES[density])
+    data = "\n".join(documents).encode() + b"\n"
+    default = Deidentifier(builtin_policies()["default"], b"bench-secret")
+    medians = in_turn({"api": lambda: run_ours(default, documents), "file": lambda: file_ours(default, data, 1)},
+                      args.runs)
+    print(json.dumps({**medians, "load": load()}))
+
+
+def bench_jobs(args) -> None:
+    documents, _, _ = build(args.jobs_mb, seed=77, share=DENSITIES["dense"])
+    with tempfile.NamedTemporaryFile("wb", suffix=".txt") as file:
+        file.write("\n".join(documents).encode() + b"\n")
+        file.flush()
+        size = os.path.getsize(file.name) / 1e6
+        del documents
+        child = subprocess.run([sys.executable, __file__, "--jobs-child", file.name, "--jobs", str(args.jobs),
+                                "--runs", str(args.runs)], capture_output=True, text=True, check=True)
+    result = json.loads(child.stdout.splitlines()[-1])
+    one, many, parts = (result["medians"][key] for key in ("1", "n", "parts"))
+    print(f"\n=== --jobs on a big file: {size:.1f} MB of the dense corpus, in a child process as `flask deid` "
+          f"runs ({engine_name()} engine)")
+    print(f"{'file path, --jobs 1':<36}{size / one:>8.1f} MB/s")
+    print(f"{'file path, --jobs %d' % args.jobs:<36}{size / many:>8.1f} MB/s  {one / many:.2f}x --jobs 1 "
+          f"(goal >= 1.8x on 2 cores; same output bytes)")
+    print(f"{'physical limit, %d parts at once' % args.jobs:<36}{size / parts:>8.1f} MB/s  {one / parts:.2f}x "
+          f"--jobs 1 (independent processes, nothing shared)   [medians of {args.runs}, in turn; "
+          f"{result['load']}]")
+
+
+def engine_name() -> str:
+    return "compiled" if native.active() else "pure-Python"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=5.0, help="corpus size in MB (UTF-8)")
@@ -159,12 +225,20 @@ def main() -> None:
     parser.add_argument("--presidio-mb", type=float, default=0.5, help="slice given to Presidio")
     parser.add_argument("--jobs", type=int, default=parallel.cores(), help="worker processes for the file path")
     parser.add_argument("--person-texts", type=int, default=2000, help="texts for the PERSON run")
+    parser.add_argument("--jobs-mb", type=float, default=32.0, help="size of the file for the --jobs figure")
+    parser.add_argument("--one-core-child", choices=list(DENSITIES), help=argparse.SUPPRESS)
+    parser.add_argument("--jobs-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, {load()} at the start")
+    if args.jobs_child:
+        return jobs_child(args.jobs_child, args.jobs, args.runs)
+    if args.one_core_child:
+        return one_core_child(args, args.one_core_child)
+    print(f"machine: {os.cpu_count()} cores, {load()} at the start; {engine_name()} engine")
     analyzer, anonymizer = presidio_engines()
     for density in DENSITIES if args.density == "both" else [args.density]:
         bench_density(args, density, analyzer, anonymizer)
     bench_person(args)
+    bench_jobs(args)
 
 
 def bench_density(args, density: str, analyzer, anonymizer) -> None:
@@ -187,25 +261,22 @@ def bench_density(args, density: str, analyzer, anonymizer) -> None:
         "presidio": lambda: run_presidio(analyzer, anonymizer, documents[:slice_end]),
     }, args.runs)
     one_load = load()
-    many = in_turn({"1": lambda: file_ours(default, data, 1),
-                    "n": lambda: file_ours(default, data, args.jobs)}, args.runs)
-    many_load = load()
     ours_speed, presidio_speed = size / one["api"], slice_size / one["presidio"]
     print(f"{'throughput, one core':<36}{'MB/s':>8}")
     print(f"{'ours, default policy + mapping':<36}{ours_speed:>8.1f}   (API path: every result kept in memory; "
-          "goal >= 30 on dense)")
+          f"goal >= 30 on dense; {engine_name()} engine)")
     print(f"{'ours, file path':<36}{size / one['file']:>8.1f}   (`flask deid`, dataset jobs; --jobs 1)")
     print(f"{'Presidio, pattern recognizers':<36}{presidio_speed:>8.2f}   ({slice_size:.2f} MB slice)")
     print(f"{'ratio ours/Presidio':<36}{ours_speed / presidio_speed:>8.1f}x  (goal >= 5x)   "
           f"[medians of {args.runs}, in turn; {one_load}]")
-    print(f"{'file path, --jobs %d' % args.jobs:<36}{size / many['n']:>8.1f}   "
-          f"{many['1'] / many['n']:.2f}x --jobs 1 ({size / many['1']:.1f} MB/s; goal >= 1.8x on 2 cores; "
-          f"same output bytes)   [{many_load}]")
+    if native.active():
+        pure = json.loads(subprocess.run(
+            [sys.executable, __file__, "--one-core-child", density, "--mb", str(args.mb), "--runs", str(args.runs)],
+            env={**os.environ, "PORTAL_DEID_PURE": "1"}, capture_output=True, text=True, check=True).stdout)
+        print(f"{'ours, pure Python: API path':<36}{size / pure['api']:>8.1f}   (PORTAL_DEID_PURE=1, a child "
+              f"process; {one['api'] / pure['api']:.2f}x the compiled time)")
+        print(f"{'ours, pure Python: file path':<36}{size / pure['file']:>8.1f}   [{pure['load']}]")
     assert file_ours(default, data, args.jobs).getvalue() == file_ours(default, data, 1).getvalue()
-    alone, _ = cpu_seconds(lambda: file_ours(default, data, 1))
-    parent, workers = cpu_seconds(lambda: file_ours(default, data, args.jobs))
-    print(f"{'  CPU seconds':<36}one process {alone:.2f}; --jobs {args.jobs}: this process {parent:.2f} + workers "
-          f"{workers:.2f} (on idle cores at most {alone / max(parent, (parent + workers) / args.jobs):.2f}x)")
 
     every_kind = Deidentifier(parse_policy(ALL_KINDS_POLICY), b"bench-secret")
     found = spans_of(run_ours(every_kind, documents))
