@@ -46,16 +46,17 @@ class _Holes(Replacer):
     values a kind at a time); a pseudonym has one per occurrence, with its first draw worked
     out (the costly part, most often the one kept) and the original reshaped to it.
 
-    Slots are kept as flat lists of strings, not as a tuple each: strings are nothing for the
-    garbage collector to walk, here or in the parent that unpickles them.
+    Tagged slots are kept as flat lists of strings per kind, not as a tuple each: strings are
+    nothing for the garbage collector to walk, here or in the parent that unpickles them; and
+    their originals only when the parent keeps a mapping (``keeps_mapping``).
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._ordered = {kind: rule.operator for kind, rule in self._rules.items() if rule.operator in ORDERED}
-        self.kinds, self.values, self.originals = [], [], []  # per slot, in order of first appearance
-        self.drawn: dict[int, tuple[str, str]] = {}  # pseudonym slot -> (first draw, original reshaped)
-        self.tagged: dict[str, list[int]] = {}  # tag kind -> its slots
+        self.slots = 0
+        self.tagged = {kind: ([], [], []) for kind, operator in self._ordered.items() if operator == "tag"}
+        self.pseudonyms: dict[int, tuple] = {}  # slot -> (kind, value, original, (first draw, reshaped))
         self.holes: list[int] = []  # the slot of each hole, in text order
         self._slot_of = {kind: {} for kind in self._ordered}
         self._first = {kind: {} for kind in self._ordered}
@@ -64,28 +65,28 @@ class _Holes(Replacer):
         operator = self._ordered.get(kind)
         if operator is None:
             return super().fresh(kind, value, original)
-        slot = len(self.kinds)
-        if operator == "tag":
-            known = self._slot_of[kind].get(value)
-            if known is not None:
-                self.holes.append(known)
-                return HOLE
-            self._slot_of[kind][value] = slot
-            self.tagged.setdefault(kind, []).append(slot)
-        else:
-            first = self._first[kind].get(value)
-            if first is None:
-                first = self._first[kind][value] = self.draw(kind, value, 0)
-            self.drawn[slot] = (first, fakes.reshape(original, value, first))
-        self.kinds.append(kind)
-        self.values.append(value)
-        self.originals.append(original)
+        slot = self._slot_of[kind].get(value) if operator == "tag" else None
+        if slot is None:
+            slot, self.slots = self.slots, self.slots + 1
+            if operator == "tag":
+                self._slot_of[kind][value] = slot
+                slots, values, originals = self.tagged[kind]
+                slots.append(slot)
+                values.append(value)
+                if self.keeps_mapping:
+                    originals.append(original)
+            else:
+                first = self._first[kind].get(value)
+                if first is None:
+                    first = self._first[kind][value] = self.draw(kind, value, 0)
+                self.pseudonyms[slot] = (kind, value, original, (first, fakes.reshape(original, value, first)))
         self.holes.append(slot)
         return HOLE
 
     def filled(self) -> tuple:
-        """What the parent needs to fill the holes (``_fill``'s arguments)."""
-        return self.kinds, self.values, self.originals, self.drawn, self.tagged, self.holes
+        """What the parent needs to fill the holes: ``(_fill``'s arguments, the holes)``."""
+        tagged = {kind: lists for kind, lists in self.tagged.items() if lists[0]}
+        return (tagged, self.pseudonyms, self.slots), self.holes
 
 
 class _Sampler:
@@ -103,20 +104,20 @@ class _Sampler:
         return result
 
 
-_worker: tuple | None = None  # (engine, seed, fmt, fields, splitting, samples) in a worker process
+_worker: tuple | None = None  # (engine, seed, fmt, fields, splitting, samples, mapping) in a worker process
 
 
-def _start_worker(policy, secret: bytes, seed, fmt: str, fields, splitting: str, samples: int) -> None:
+def _start_worker(policy, secret: bytes, seed, fmt: str, fields, splitting: str, samples: int, mapping: bool) -> None:
     global _worker
-    _worker = (Deidentifier(policy, secret), seed, fmt, fields, splitting, samples)
+    _worker = (Deidentifier(policy, secret), seed, fmt, fields, splitting, samples, mapping)
 
 
 def _work(data: bytes):
     """One chunk in a worker: ``(UTF-8 text with holes, _Holes.filled(), counts, samples,
     lines)``, or None when the chunk must be done in-process (it raised, or holds ``HOLE``
     itself). Bytes, not text: the parent joins and writes them as they are."""
-    engine, seed, fmt, fields, splitting, samples = _worker
-    session = engine.session(seed, replacer=_Holes, mapping=False)
+    engine, seed, fmt, fields, splitting, samples, mapping = _worker
+    session = engine.session(seed, replacer=_Holes, mapping=mapping)
     holes = session.replacer.holes
     sampler = _Sampler(session, samples, holes) if samples else session
     out = io.StringIO()
@@ -181,7 +182,7 @@ def deidentify(engine: Deidentifier, source, out, fmt: str, *, fields=None, seed
                 document.finish(data, None)
         else:
             pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_start_worker, initargs=(
-                engine.policy, engine.secret, seed, fmt, fields, splitting, samples))
+                engine.policy, engine.secret, seed, fmt, fields, splitting, samples, mapping))
             pending = deque()
             for data in _chunks(source, chunk_bytes):
                 pending.append((data, pool.submit(_work, data)))
@@ -223,8 +224,8 @@ class _Document:
             samples = [(before, after[:500]) for before, after, _ in sampler.samples] if room else []
             count = len(lines)
         else:
-            text, (kinds, values, originals, drawn, tagged, holes), counts, worker_samples, count = result
-            table = _fill(self.session.replacer, kinds, values, originals, drawn, tagged, self.fmt == "jsonl")
+            text, (slots, holes), counts, worker_samples, count = result
+            table = _fill(self.session.replacer, *slots, escaped=self.fmt == "jsonl")
             encoded = [replacement.encode() for replacement in table]
             self.out.write(_joined(text, list(map(encoded.__getitem__, holes)), HOLE_BYTES))
             samples = [(before, _joined(after, [table[slot] for slot in holes[start:start + after.count(HOLE)]],
@@ -246,28 +247,25 @@ class _Document:
         return counts
 
 
-def _fill(replacer: Replacer, kinds, values, originals, drawn, tagged, escaped: bool) -> list[str]:
+def _fill(replacer: Replacer, tagged, pseudonyms, slots: int, escaped: bool) -> list[str]:
     """The replacement of each slot (``_Holes``), decided by the document's *replacer* in
     document order; *escaped* as inside a JSON string."""
-    table = [None] * len(kinds)
-    firsts = []  # slots whose replacement is new here: the mapping takes them in document order
-    for kind, slots in tagged.items():
-        replacements, new = replacer.tags(kind, list(map(values.__getitem__, slots)))
-        for slot, replacement in zip(slots, replacements):
+    table = [None] * slots
+    firsts = {}  # slot -> original, of the tags new here: the mapping takes them in document order
+    for kind, (kind_slots, values, originals) in tagged.items():
+        replacements, new = replacer.tags(kind, values)
+        for slot, replacement in zip(kind_slots, replacements):
             table[slot] = replacement
-        firsts.extend(map(slots.__getitem__, new))
-    if drawn:
-        firsts.extend(drawn)
-    elif not replacer.keeps_mapping:
-        firsts = ()
+        if originals:
+            firsts.update((kind_slots[i], originals[i]) for i in new)
     fixed, fresh, note = replacer.fixed, replacer.fresh, replacer.note
-    for slot in sorted(firsts):
-        kind, value, original = kinds[slot], values[slot], originals[slot]
-        if slot in drawn:
-            replacement = fixed[kind].get(value)
-            table[slot] = fresh(kind, value, original, drawn[slot]) if replacement is None else replacement
+    for slot in sorted([*firsts, *pseudonyms]) if firsts or pseudonyms else ():
+        if slot in firsts:
+            note(table[slot], firsts[slot])
         else:
-            note(table[slot], original)
+            kind, value, original, drawn = pseudonyms[slot]
+            replacement = fixed[kind].get(value)
+            table[slot] = fresh(kind, value, original, drawn) if replacement is None else replacement
     if escaped:  # as json.dumps would have written it
         table = [_escape(replacement)[1:-1] for replacement in table]
     return table
