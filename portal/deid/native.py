@@ -88,14 +88,17 @@ def build() -> Path:
         subprocess.run([sys.executable, "-m", "Cython.Build.Cythonize", "-3", "-i", "-q",
                         "-j", str(len(os.sched_getaffinity(0))), *sources],
                        cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
+        BUILDS.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=BUILDS))  # hidden until complete
+        partial.chmod(0o755)  # as readable as the sources it was built from
         for name in MODULES:
             shutil.copy(package / f"{name}{SUFFIX}", partial)
-        partial.rename(folder)
+        try:
+            partial.rename(folder)
+        except OSError:  # another process built the same sources meanwhile: keep its build
+            shutil.rmtree(partial, ignore_errors=True)
     for old in BUILDS.iterdir():  # builds of older sources are never loaded again
-        if old != folder:
+        if old.name != folder.name and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
     return folder
 
