@@ -59,7 +59,7 @@ class Session:
         pieces, replacements, last = [], [], 0
         for start, end, kind, value in spans:
             replacement = fixed[kind].get(value)
-            if replacement is None:  # a value seen before costs one dict lookup
+            if replacement is None:  # a value seen before costs two dict lookups
                 replacement = fresh(kind, value, text[start:end])
             pieces.append(text[last:start])
             pieces.append(replacement)

@@ -84,7 +84,7 @@ class _Holes(Replacer):
         return HOLE
 
     def filled(self) -> tuple:
-        """What the parent needs to fill the holes: ``(_fill``'s arguments, the holes)``."""
+        """``((tagged, pseudonyms, slots), holes)``: ``_fill``'s arguments, and the slot of each hole."""
         tagged = {kind: lists for kind, lists in self.tagged.items() if lists[0]}
         return (tagged, self.pseudonyms, self.slots), self.holes
 
@@ -259,7 +259,7 @@ def _fill(replacer: Replacer, tagged, pseudonyms, slots: int, escaped: bool) -> 
         if originals:
             firsts.update((kind_slots[i], originals[i]) for i in new)
     fixed, fresh, note = replacer.fixed, replacer.fresh, replacer.note
-    for slot in sorted([*firsts, *pseudonyms]) if firsts or pseudonyms else ():
+    for slot in sorted([*firsts, *pseudonyms]):
         if slot in firsts:
             note(table[slot], firsts[slot])
         else:
@@ -272,7 +272,7 @@ def _fill(replacer: Replacer, tagged, pseudonyms, slots: int, escaped: bool) -> 
 
 
 def _joined(text, replacements: list, hole):
-    """*text* (str or bytes) with its *hole* s replaced by *replacements* in turn."""
+    """*text* (str or bytes) with each *hole* in it replaced by the next of *replacements*."""
     if not replacements:
         return text
     parts = [None] * (2 * len(replacements) + 1)
