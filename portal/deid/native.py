@@ -5,7 +5,7 @@ hash of their sources, of Cython's version and of this Python's ABI; ``install()
 ``portal.deid`` is imported, loads the build whose key matches the sources on disk, so an
 edited module is never shadowed by an older build. Without a build (no C compiler, or
 ``PORTAL_DEID_PURE=1``) the pure-Python modules run: the same results (a test compares the
-two), at about 70 % of the speed.
+two), at about three quarters of the speed.
 """
 import hashlib
 import importlib.util
