@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from portal import create_app
 from portal.auth import services as auth_services
+from portal.deid import native
 from portal.extensions import db
 from tests.support import require
 
@@ -159,7 +160,7 @@ def pytest_collection_modifyitems(config, items):
     pass ran them on the compiled one)."""
     if os.environ.get("PORTAL_TEST_DB") != "postgres":
         return
-    deid = os.path.join(os.path.dirname(__file__), "deid") if os.environ.get("PORTAL_DEID_PURE") else None
+    deid = os.path.join(os.path.dirname(__file__), "deid") if native.pure_asked() else None
     keep = [item for item in items if "app_config" in getattr(item, "fixturenames", ())
             or deid is not None and str(item.path).startswith(deid)]
     config.hook.pytest_deselected(items=[item for item in items if item not in keep])

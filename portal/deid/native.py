@@ -48,9 +48,14 @@ def active() -> bool:
                for name in MODULES)
 
 
+def pure_asked() -> bool:
+    """``PORTAL_DEID_PURE`` set (to anything but empty, 0, off, false or no)."""
+    return os.environ.get("PORTAL_DEID_PURE", "").strip().lower() not in ("", "0", "off", "false", "no")
+
+
 def install() -> bool:
     """Load the build matching the sources, before anything imports the pure modules."""
-    if os.environ.get("PORTAL_DEID_PURE") or any(f"portal.deid.{name}" in sys.modules for name in MODULES):
+    if pure_asked() or any(f"portal.deid.{name}" in sys.modules for name in MODULES):
         return False
     folder = BUILDS / key()
     if not folder.is_dir():

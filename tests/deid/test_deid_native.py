@@ -93,7 +93,7 @@ def test_the_compiled_engine_gives_what_the_pure_one_gives(built):
 
 
 def test_the_compiled_engine_is_what_the_tests_run_when_built(built):
-    if os.environ.get("PORTAL_DEID_PURE"):
+    if native.pure_asked():
         pytest.skip("PORTAL_DEID_PURE=1: this pass runs the pure-Python engine")
     if not native.active():
         message = "the engine was compiled after these tests started: scripts/test compiles it first"
