@@ -143,6 +143,13 @@ def sign_in(page, user: tuple[str, str] = DEMO_ADMIN) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def choose_files(page, files) -> None:
+    """Give a dataset page's file input *files*, once static/js/upload.js listens to it: the
+    script is deferred, so the page's heading can be there before it runs."""
+    page.wait_for_load_state("load")
+    page.set_input_files("#file-input", files)
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     """A portal with the `demo` project (DEMO_STEPS steps) and an administrator, DEMO_ADMIN."""

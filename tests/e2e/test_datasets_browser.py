@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN, sign_in
+from tests.e2e.conftest import DEMO_ADMIN, choose_files, sign_in
 
 pytestmark = pytest.mark.slow
 ALPACA = b'{"instruction": "Translate to French", "input": "good morning", "output": "bonjour"}\n'
@@ -37,7 +37,7 @@ def test_upload_with_progress_and_cancel(browser, demo_server, screenshots, tmp_
 
     small = tmp_path / "train.jsonl"
     small.write_bytes(ALPACA * 2000)
-    page.set_input_files("#file-input", str(small))
+    choose_files(page, str(small))
     row = page.locator("#upload-list li").first
     expect(row).to_contain_text("uploaded · ready")
     expect(row.locator("progress")).to_have_js_property("value", 1)
@@ -52,7 +52,7 @@ def test_upload_with_progress_and_cancel(browser, demo_server, screenshots, tmp_
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
                                                   "uploadThroughput": 4 * 1024 * 1024})
-    page.set_input_files("#file-input", str(big))
+    choose_files(page, str(big))
     slow = page.locator("#upload-list li").first
     expect(slow.locator(".upload-text")).to_contain_text("MiB/s")
     page.wait_for_function("() => document.querySelector('#upload-list li progress').value > 0.02")

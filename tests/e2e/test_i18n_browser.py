@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN, sign_in
+from tests.e2e.conftest import DEMO_ADMIN, choose_files, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -106,7 +106,7 @@ def test_every_page_in_chinese_on_desktop(browser, demo_server, chinese_session,
     pages["dataset"] = page.url.removeprefix(base)
     sample = tmp_path / "pairs.jsonl"
     sample.write_text('{"instruction": "把这句话翻译成英文", "input": "你好", "output": "Hello"}\n' * 200, "utf-8")
-    page.set_input_files("#file-input", str(sample))
+    choose_files(page, str(sample))
     expect(page.locator("#upload-list li").first).to_contain_text("已上传")
     expect(page.locator("#upload-list li").first).to_contain_text("就绪")
     expect(page.locator("#dataset-files .status-ready")).to_have_count(1)

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN, sign_in
+from tests.e2e.conftest import DEMO_ADMIN, choose_files, sign_in
 from tests.e2e.watch import Watch, sideways
 
 pytestmark = pytest.mark.slow
@@ -71,21 +71,21 @@ def test_dataset_badge_and_upload_bars_follow_the_uploads(browser, demo_server, 
     bad.write_bytes(b'{"instruction": "no output"}\n')
     empty.write_bytes(b"")
 
-    page.set_input_files("#file-input", str(good))
+    choose_files(page, str(good))
     expect(page.locator("#upload-list li").first).to_contain_text("ready")
     expect(badge).to_have_text("ready")  # without a reload (issue 15.17)
     good_row = page.locator("#upload-list li").first
     assert progress_colour(good_row) != RED
     watch.clean("a good upload")
 
-    page.set_input_files("#file-input", str(bad))
+    choose_files(page, str(bad))
     bad_row = page.locator("#upload-list li").first
     expect(bad_row).to_have_class(re.compile(r"\bupload-invalid\b"))
     assert progress_colour(bad_row) == RED
     expect(page.locator("#dataset-files .status-invalid")).to_have_count(1)
     expect(badge).to_have_text("ready")  # an invalid file beside a ready one: the dataset is usable
 
-    page.set_input_files("#file-input", str(empty))
+    choose_files(page, str(empty))
     failed_row = page.locator("#upload-list li").first
     expect(failed_row).to_have_class(re.compile(r"\bupload-failed\b"))
     expect(failed_row.locator(".upload-text")).not_to_contain_text("[object")  # the server's reason, as words

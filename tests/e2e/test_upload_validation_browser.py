@@ -3,7 +3,7 @@ to its end instead of saying "validating" forever (issue 15.10)."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DEMO_ADMIN, sign_in
+from tests.e2e.conftest import DEMO_ADMIN, choose_files, sign_in
 
 pytestmark = pytest.mark.slow
 ALPACA = b'{"instruction": "Translate to French", "input": "good morning", "output": "bonjour"}\n'
@@ -25,7 +25,7 @@ def test_a_file_validated_by_the_supervisor_ends_ready_in_the_widget(browser, de
 
     big = tmp_path / "big.jsonl"
     big.write_bytes(ALPACA * (40 * 1024 * 1024 // len(ALPACA)))  # 40 MiB: over the default 32 MiB
-    page.set_input_files("#file-input", str(big))
+    choose_files(page, str(big))
     row = page.locator("#upload-list li").first
     expect(row).to_contain_text("uploaded · ready", timeout=120_000)
     expect(row).to_have_class("upload upload-ready")
@@ -57,7 +57,7 @@ def test_more_files_at_once_than_the_server_streams_all_arrive(browser, demo_ser
     cdp.send("Network.enable")  # slow enough that all six are streaming at the same moment
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
                                                   "uploadThroughput": 8 * 1024 * 1024})
-    page.set_input_files("#file-input", files)
+    choose_files(page, files)
     rows = page.locator("#upload-list li")
     expect(rows).to_have_count(6)
     for index in range(6):
