@@ -90,8 +90,9 @@ def build() -> Path:
         for init in (package.parent / "__init__.py", package / "__init__.py"):
             init.touch()
         sources = [shutil.copy(HERE / f"{name}.py", package) for name in MODULES]
-        subprocess.run([sys.executable, "-m", "Cython.Build.Cythonize", "-3", "-i", "-q",
-                        "-j", str(len(os.sched_getaffinity(0))), *sources],
+        from portal.deid.parallel import cores
+
+        subprocess.run([sys.executable, "-m", "Cython.Build.Cythonize", "-3", "-i", "-q", "-j", str(cores()), *sources],
                        cwd=tmp, check=True, stdout=subprocess.DEVNULL)
         BUILDS.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=BUILDS))  # hidden until complete
