@@ -7,7 +7,7 @@ import pytest
 
 from portal.supervisor.executors.base import LaunchError
 from portal.supervisor.executors.local import remove_under
-from tests.support import make_project, start
+from tests.support import make_project, start, wait_for
 
 PY = sys.executable
 # writes checkpoints 10..40 the way the HF Trainer with DeepSpeed does, plus symlinks that point
@@ -48,6 +48,8 @@ def tree_run(client, h, training, ticker, outside, policy, until=("succeeded",),
                  cleanup=policy)
     run = start(client, h)
     ticker.until(run["id"], *until)
+    if gate is not None:  # running before its tree is written: wait for the file it writes last
+        wait_for(lambda: (Path(run["output_dir"]) / "trainer_state.json").exists(), timeout=120)
     return run
 
 
